@@ -1,0 +1,1 @@
+"""Recipes shipped with srzoo (YAML files; installed as the package `srzoo.registry`)."""

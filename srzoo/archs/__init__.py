@@ -1,0 +1,1 @@
+"""Core's built-in archs (registered through entry points in srzoo's own pyproject.toml)."""

@@ -1,0 +1,1 @@
+"""Data: registered datasets, downloads, paired crops and degradations."""

@@ -1,0 +1,1 @@
+"""Core's generic losses (registered through entry points in srzoo's own pyproject.toml)."""

@@ -1,0 +1,160 @@
+"""Inference-ready models: `load_model` resolves weights to an arch and wraps it in SRModel (bench/infer use it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from srzoo.build import build_arch
+from srzoo.descriptors import Capabilities, StateDict
+from srzoo.errors import ConfigError, WeightsError
+from srzoo.registries import ARCHS, arch_info
+from srzoo.weights import WeightsFile, resolve_weights
+
+Precision = Literal["fp32", "fp16", "bf16"]
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass
+class ModelCard:
+    """What an SRModel is: arch, constructor kwargs, scale, capabilities and the weights it came from."""
+
+    arch: str
+    kwargs: dict[str, Any]
+    scale: int
+    capabilities: Capabilities
+    source: str = ""
+    weights_sha256: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SRModel(nn.Module):
+    """Wraps an arch for inference: float32 [0, 1] NCHW in, float32 [0, 1] out, precision and layout inside."""
+
+    def __init__(self, net: nn.Module, card: ModelCard, *, precision: Precision = "fp32", fast: bool = True):
+        super().__init__()
+        self.net = net.eval().requires_grad_(False)
+        self.card = card
+        self.precision = precision
+        self.dtype = DTYPES[precision]
+        # channels_last lets oneDNN / cuDNN pick their fastest conv kernels; opt out with fast=False.
+        self.channels_last = fast
+        self.net.to(dtype=self.dtype)
+        if fast:
+            self.net.to(memory_format=torch.channels_last)
+
+    @property
+    def scale(self) -> int:
+        return self.card.scale
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.net.parameters()), torch.empty(0)).device
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(dtype=self.dtype)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            y = self.net(x)
+        return y.float().clamp_(0, 1).contiguous()
+
+
+def _resolve_arch(weights: WeightsFile, arch: str | None) -> tuple[str, dict[str, Any], int, StateDict]:
+    """Decide arch, kwargs and scale for a weights file; convert its keys to the arch's layout."""
+    if weights.pretrained is not None and weights.arch is not None:
+        entry = weights.pretrained
+        factory = ARCHS.get(weights.arch)
+        info = arch_info(factory)
+        sd = info.convert_state_dict(weights.state_dict) if info.convert_state_dict else weights.state_dict
+        return weights.arch, dict(entry.kwargs), entry.scale, sd
+    meta = weights.srzoo_meta
+    if "arch" in meta and (arch is None or arch == meta["arch"]):
+        return meta["arch"], dict(meta.get("kwargs", {})), int(meta["scale"]), weights.state_dict
+    candidates = [arch] if arch else ARCHS.names()
+    errors = []
+    for name in candidates:
+        try:
+            info = arch_info(ARCHS.get(name))
+        except Exception:  # broken plugins are reported by `srzoo list plugins`, not here
+            continue
+        if info.infer_kwargs is None:
+            if arch:
+                raise WeightsError(
+                    f"arch {arch!r} cannot infer its settings from weights; use weights exported by srzoo"
+                )
+            continue
+        try:
+            sd = info.convert_state_dict(weights.state_dict) if info.convert_state_dict else weights.state_dict
+            kwargs = dict(info.infer_kwargs(sd))
+        except Exception as exc:  # not this arch's layout: try the next one
+            errors.append(f"{name}: {exc}")
+            continue
+        scale = int(kwargs.pop("scale"))
+        return name, kwargs, scale, sd
+    where = weights.path or "weights"
+    detail = f" ({'; '.join(errors)[:300]})" if errors else ""
+    raise WeightsError(f"cannot tell which arch {where} belongs to{detail}; pass --arch NAME")
+
+
+def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
+    """load_state_dict(strict) with a one-line report of missing/unexpected keys and shape mismatches."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [
+        f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in sd and sd[k].shape != v.shape
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
+            if items:
+                parts.append(f"{label} {len(items)}: {', '.join(items[:4])}{' …' if len(items) > 4 else ''}")
+        raise WeightsError(f"weights do not fit {what}: {'; '.join(parts)}")
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()})
+
+
+def build_from_weights(weights: WeightsFile, arch: str | None = None) -> tuple[nn.Module, ModelCard]:
+    """An arch instance holding `weights`, plus its card."""
+    name, kwargs, scale, sd = _resolve_arch(weights, arch)
+    net = build_arch(name, scale=scale, **kwargs)
+    load_into(net, sd, f"arch {name!r} x{scale} {kwargs}")
+    info = arch_info(ARCHS.get(name))
+    card = ModelCard(name, kwargs, scale, info.capabilities, str(weights.path or ""), weights.sha256)
+    return net, card
+
+
+def load_model(
+    weights_or_tag: str | Path | None,
+    arch: str | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    precision: Precision = "fp32",
+    scale: int | None = None,
+    fast: bool = True,
+) -> SRModel:
+    """The model `srzoo infer` and `srzoo bench` run: weights file, run dir or zoo tag → SRModel on `device`.
+
+    A parameter-free arch (e.g. `bicubic`) needs no weights: `load_model(None, arch="bicubic", scale=4)`.
+    """
+    if precision not in DTYPES:
+        raise ConfigError(f"precision {precision!r} is not one of {', '.join(DTYPES)}")
+    if weights_or_tag is None:
+        if arch is None:
+            raise ConfigError("load_model needs weights or a parameter-free arch")
+        net = build_arch(arch, scale=scale or 4)
+        if any(True for _ in net.parameters()):
+            raise WeightsError(f"arch {arch!r} has parameters: give weights (a file, run directory or zoo tag)")
+        card = ModelCard(arch, {}, scale or 4, arch_info(ARCHS.get(arch)).capabilities, source="(no weights)")
+    else:
+        net, card = build_from_weights(resolve_weights(weights_or_tag), arch)
+        if scale is not None and scale != card.scale:
+            raise ConfigError(f"weights {weights_or_tag} are x{card.scale}, not x{scale}")
+    caps = card.capabilities
+    if precision == "fp16" and not caps.fp16 or precision == "bf16" and not caps.bf16:
+        raise ConfigError(f"arch {card.arch!r} is not declared {precision}-safe; use --precision fp32")
+    return SRModel(net, card, precision=precision, fast=fast).to(device)

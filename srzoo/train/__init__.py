@@ -1,0 +1,1 @@
+"""Training: the Accelerate loop, phases, checkpoints, EMA and logging."""
