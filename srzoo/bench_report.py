@@ -68,7 +68,7 @@ class SetResult:
 
 @dataclass
 class BenchReport:
-    """What `run_bench` returns: the convention the numbers were measured under and one SetResult per row/set."""
+    """What `run_bench` returns: the convention the numbers were measured under, one SetResult per row/set."""
 
     convention: dict[str, Any]
     results: list[SetResult]
@@ -112,7 +112,7 @@ class BenchReport:
         return "n/a" if value is None else FORMATS[metric].format(value)
 
     def to_markdown(self) -> str:
-        """The table (one row per model, PSNR/SSIM/... per set, s/img, MP/s), its convention and best/worst lists."""
+        """The table (a row per model: metrics per set, s/img, MP/s), its convention and best/worst lists."""
         header = ["model"]
         for s in self.sets:
             header += [f"{s} {m.upper()}{' ↓' if m in LOWER_IS_BETTER else ''}" for m in self.metrics]
@@ -151,7 +151,7 @@ class BenchReport:
             others = [self.result(m, s) for m in models if m != focus]
             head = ["", f"{focus} on {s}: best and worst {self.show} by PSNR", ""]
             cols = ["image", "rank", f"{focus} PSNR", *[f"{o.model} PSNR" for o in others]]
-            out += head + ["| " + " | ".join(cols) + " |", "|---|---" + "|---:" * (len(cols) - 2) + "|"]
+            out += [*head, "| " + " | ".join(cols) + " |", "|---|---" + "|---:" * (len(cols) - 2) + "|"]
             for label, img in ranked:
                 vals = [_fmt_psnr(img.scores.get("psnr"))]
                 vals += [_fmt_psnr(_image(o, img.name).scores.get("psnr")) for o in others]

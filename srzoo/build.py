@@ -1,4 +1,4 @@
-"""The one place where registered names become objects: archs, losses, optimizers, schedulers."""
+"""The one place where registered names become objects: archs, losses, optimizers, schedulers, phases."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from srzoo.errors import ConfigError, did_you_mean
-from srzoo.recipe import OptimizerSpec, SchedulerSpec
-from srzoo.registries import ARCHS, LOSSES, arch_info
+from srzoo.recipe import OptimizerSpec, PhaseSpec, Recipe, SchedulerSpec
+from srzoo.registries import ARCHS, LOSSES, PHASES, arch_info
 
 
 def check_kwargs(fn: Callable[..., Any], kwargs: dict[str, Any], what: str) -> None:
@@ -85,6 +85,11 @@ def build_scheduler(
     if spec.name == "cosine":
         return sched.CosineAnnealingLR(optimizer, T_max=max(total_iters, 1), eta_min=spec.eta_min)
     return sched.LambdaLR(optimizer, lambda _: 1.0)
+
+
+def build_phase(spec: PhaseSpec, recipe: Recipe, generator: nn.Module) -> Any:
+    """A training phase from the `srzoo.phases` registry: `cls(spec, recipe, generator)` (see docs/training.md)."""
+    return PHASES.get(spec.type)(spec, recipe, generator)
 
 
 def count_parameters(model: nn.Module) -> int:

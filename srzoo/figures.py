@@ -1,4 +1,4 @@
-"""Comparison figures (PIL only): rows of same-place crops, e.g. bicubic | SR | HR, each labelled with its PSNR."""
+"""Comparison figures (PIL only): rows of same-place crops, e.g. bicubic | SR | HR, labelled with PSNR."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from srzoo.bench_report import SetResult, best_and_worst
 from srzoo.io_utils import atomic_write
 
-CROP = 120  # HR pixels per side: big enough to judge texture, small enough for figures of a few 100 KB
+CROP = 96  # HR pixels per side: enough to judge texture; keeps a 4-row, 3-column figure near 200 KB
+FIGURE_ROWS = 3  # images per bench figure when --show is not given
+FIGURE_SHOW_MAX = 2  # best and worst images a bench figure shows at most (the markdown lists all N)
 _LABEL_H = 14
 _GAP = 4
 _BG = (255, 255, 255)
@@ -93,3 +96,23 @@ def comparison_figure(rows: Sequence[FigureRow], path: str | Path, *, title: str
     with atomic_write(path) as tmp:
         canvas.save(tmp, format="PNG", optimize=True)
     return Path(path)
+
+
+def bench_figure(
+    rows: Sequence[SetResult], crops: dict[tuple[str, str], np.ndarray], show: int, path: Path, title: str
+) -> Path:
+    """baseline | model | HR crops for the --show images (best, then worst) or the first few images."""
+    focus = rows[-1]
+    if show > 0:
+        picked = [img for _, img in best_and_worst(focus, min(show, FIGURE_SHOW_MAX))]
+    else:
+        picked = focus.images[:FIGURE_ROWS]
+    fig_rows = []
+    for img in picked:
+        tiles = []
+        for row in rows:
+            score = next(i for i in row.images if i.name == img.name).scores["psnr"]
+            tiles.append(Tile(f"{row.model} {score:.2f} dB", crops[(row.model, img.name)]))
+        tiles.append(Tile("HR", crops[("HR", img.name)]))
+        fig_rows.append(FigureRow(img.name, tiles))
+    return comparison_figure(fig_rows, path, title=title)

@@ -1,4 +1,4 @@
-"""MATLAB-exact bicubic `imresize` (down with antialiasing, and up) as batched torch matmuls, plus LR helpers."""
+"""MATLAB-exact bicubic `imresize` (antialiased down, and up) as batched torch matmuls, plus LR helpers."""
 
 from __future__ import annotations
 
@@ -52,7 +52,13 @@ def _matrix_np(in_len: int, out_len: int, scale: float, antialias: bool) -> np.n
 
 
 def resize_matrix(
-    in_len: int, out_len: int, scale: float, *, antialias: bool = True, dtype=torch.float64, device=None
+    in_len: int,
+    out_len: int,
+    scale: float,
+    *,
+    antialias: bool = True,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
 ) -> Tensor:
     """(out_len, in_len) matrix M with `resized = M @ signal` for one dimension, MATLAB bicubic rules."""
     # torch.tensor copies: the cached numpy matrix is read-only and must stay shared.
@@ -82,14 +88,18 @@ def _plan(
 
 def _as_nchw(x: Tensor, what: str) -> tuple[Tensor, tuple[int, ...]]:
     if not isinstance(x, Tensor):
-        raise InputError(f"{what}: expected a torch.Tensor (N,C,H,W), (C,H,W) or (H,W), got {type(x).__name__}")
+        raise InputError(
+            f"{what}: expected a torch.Tensor (N,C,H,W), (C,H,W) or (H,W), got {type(x).__name__}"
+        )
     if x.ndim not in (2, 3, 4):
         raise InputError(f"{what}: expected (N,C,H,W), (C,H,W) or (H,W), got shape {tuple(x.shape)}")
     shape = tuple(x.shape)
     return x.reshape((1,) * (4 - x.ndim) + shape), shape
 
 
-def _resize_passes(x: Tensor, scales: tuple[float, float], out_hw: tuple[int, int], antialias: bool, quantize: bool):
+def _resize_passes(
+    x: Tensor, scales: tuple[float, float], out_hw: tuple[int, int], antialias: bool, quantize: bool
+) -> Tensor:
     h, w = x.shape[-2:]
     mats = {
         0: resize_matrix(h, out_hw[0], scales[0], antialias=antialias, dtype=x.dtype, device=x.device),
@@ -115,7 +125,9 @@ def imresize(
     """
     x4, shape = _as_nchw(x, "imresize")
     if not torch.is_floating_point(x4):
-        raise InputError(f"imresize: expected a float tensor, got {x4.dtype}; use imresize_uint8 for uint8 images")
+        raise InputError(
+            f"imresize: expected a float tensor, got {x4.dtype}; use imresize_uint8 for uint8 images"
+        )
     scales, out_hw = _plan(x4.shape[-2], x4.shape[-1], scale, size)
     work = torch.float64 if x4.dtype == torch.float64 else torch.float32
     y = _resize_passes(x4.to(work), scales, out_hw, antialias, quantize=False).to(x.dtype)
@@ -135,7 +147,7 @@ def imresize_uint8(img: Tensor, scale: float | None = None, size: tuple[int, int
     return y.reshape(shape[:-2] + out_hw)
 
 
-def modcrop(img, scale: int):
+def modcrop(img: Tensor | np.ndarray, scale: int) -> Tensor | np.ndarray:
     """Crop height and width down to multiples of `scale` (bottom/right rows and columns are dropped).
 
     torch tensors are (..., H, W); numpy arrays are (H, W) or (H, W, C), the PIL/numpy image layout.
@@ -147,7 +159,9 @@ def modcrop(img, scale: int):
         h, w = img.shape[:2]
         return img[: h - h % scale, : w - w % scale]
     if img.ndim < 2:
-        raise InputError(f"modcrop: expected an image with at least 2 dimensions, got shape {tuple(img.shape)}")
+        raise InputError(
+            f"modcrop: expected an image with at least 2 dimensions, got shape {tuple(img.shape)}"
+        )
     h, w = img.shape[-2:]
     return img[..., : h - h % scale, : w - w % scale]
 

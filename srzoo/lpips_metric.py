@@ -1,4 +1,4 @@
-"""Optional LPIPS (Zhang et al. 2018) via the `lpips` package; reports why it is unavailable instead of failing."""
+"""Optional LPIPS (Zhang et al. 2018) via the `lpips` package; says why it is unavailable, never fails."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ INSTALL_HINT = "pip install 'srzoo[lpips]'"
 class Lpips:
     """LPIPS distance (lower is better) of uint8-quantised RGB images; `available` False says `reason` why.
 
-    The `lpips` package needs its backbone's ImageNet weights (torchvision downloads them on first use), so on an
-    offline machine `Lpips.load()` returns an unavailable metric rather than raising: a bench still runs.
+    The `lpips` package needs its backbone's ImageNet weights (torchvision downloads them on first use), so
+    on an offline machine `Lpips.load()` returns an unavailable metric instead of raising: benches still run.
     """
 
-    def __init__(self, net: torch.nn.Module | None, *, name: str, device: str | torch.device, reason: str = "") -> None:
+    def __init__(
+        self, net: torch.nn.Module | None, *, name: str, device: str | torch.device, reason: str = ""
+    ) -> None:
         self.net = net
         self.name = name
         self.device = torch.device(device)
@@ -34,15 +36,20 @@ class Lpips:
         try:
             import lpips  # optional extra
         except ImportError as exc:
-            return cls(None, name=net, device=device, reason=f"lpips is not installed ({exc}); {INSTALL_HINT}")
+            return cls(
+                None, name=net, device=device, reason=f"lpips is not installed ({exc}); {INSTALL_HINT}"
+            )
         try:
             # lpips prints set-up chatter to stdout; a bench's stdout is its table, so keep it clean.
             with contextlib.redirect_stdout(io.StringIO()):
                 model = lpips.LPIPS(net=net, verbose=False)
-        except Exception as exc:  # offline backbone download, corrupt cache, API change: all mean "unavailable"
+        # Offline backbone download, corrupt cache, API change: all mean "unavailable", never a failed bench.
+        except Exception as exc:
             first = str(exc).splitlines()[0][:200] if str(exc) else ""
             reason = f"LPIPS ({net}) could not load its weights: {type(exc).__name__}: {first}"
-            return cls(None, name=net, device=device, reason=reason + " (it downloads them once; needs internet)")
+            return cls(
+                None, name=net, device=device, reason=reason + " (it downloads them once; needs internet)"
+            )
         model = model.eval().requires_grad_(False).to(device)
         return cls(model, name=net, device=device)
 

@@ -27,12 +27,16 @@ __all__ = [
     "to_hwc_float64",
 ]
 
-NIQE_PARAMS_URL = "https://raw.githubusercontent.com/XPixelGroup/BasicSR/master/basicsr/metrics/niqe_pris_params.npz"
+NIQE_PARAMS_URL = (
+    "https://raw.githubusercontent.com/XPixelGroup/BasicSR/master/basicsr/metrics/niqe_pris_params.npz"
+)
 NIQE_PARAMS_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
 _NIQE_KEYS = ("mu_pris_param", "cov_pris_param", "gaussian_window")
 
+ImageLike = np.ndarray | torch.Tensor  # see to_hwc_float64 for the accepted layouts
 
-def to_hwc_float64(img, what: str = "image") -> np.ndarray:
+
+def to_hwc_float64(img: ImageLike, what: str = "image") -> np.ndarray:
     """Image -> float64 numpy (H, W, C) holding 0..255 integers.
 
     numpy input is (H, W) or (H, W, C); torch input is (C, H, W) (the torch layout), (H, W, C) when the last
@@ -79,7 +83,7 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return 16.0 + (img[..., 0] * 65.481 + img[..., 1] * 128.553 + img[..., 2] * 24.966) / 255.0
 
 
-def _prepare(img, crop_border: int, channel: str, what: str) -> np.ndarray:
+def _prepare(img: ImageLike, crop_border: int, channel: str, what: str) -> np.ndarray:
     """(H, W, C') float64 planes the metric runs on: Y (C'=1) or RGB, border removed."""
     if channel not in ("y", "rgb"):
         raise InputError(f"{what}: channel must be 'y' or 'rgb', got {channel!r}")
@@ -95,7 +99,9 @@ def _prepare(img, crop_border: int, channel: str, what: str) -> np.ndarray:
     return arr
 
 
-def _pair(sr, hr, crop_border: int, channel: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _pair(
+    sr: ImageLike, hr: ImageLike, crop_border: int, channel: str, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     a = _prepare(sr, crop_border, channel, f"{what} (sr)")
     b = _prepare(hr, crop_border, channel, f"{what} (hr)")
     if a.shape != b.shape:
@@ -103,7 +109,7 @@ def _pair(sr, hr, crop_border: int, channel: str, what: str) -> tuple[np.ndarray
     return a, b
 
 
-def psnr(sr, hr, *, crop_border: int, channel: str = "y") -> float:
+def psnr(sr: ImageLike, hr: ImageLike, *, crop_border: int, channel: str = "y") -> float:
     """PSNR in dB (peak 255) of uint8-quantised images; `inf` for identical inputs.
 
     channel="y": on the BT.601 Y plane; "rgb": one MSE over all channels (BasicSR's convention).
@@ -139,14 +145,16 @@ def _ssim_plane(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(num / den))
 
 
-def ssim(sr, hr, *, crop_border: int, channel: str = "y") -> float:
+def ssim(sr: ImageLike, hr: ImageLike, *, crop_border: int, channel: str = "y") -> float:
     """SSIM (Wang et al.; 11x11 Gaussian, sigma 1.5, valid region, C1=(0.01*255)^2, C2=(0.03*255)^2).
 
     channel="y": on the BT.601 Y plane; "rgb": mean of the per-channel SSIMs. Needs >= 11x11 after cropping.
     """
     a, b = _pair(sr, hr, crop_border, channel, "ssim")
     if a.shape[0] < 11 or a.shape[1] < 11:
-        raise InputError(f"ssim: image is {a.shape[0]}x{a.shape[1]} after cropping; SSIM needs at least 11x11")
+        raise InputError(
+            f"ssim: image is {a.shape[0]}x{a.shape[1]} after cropping; SSIM needs at least 11x11"
+        )
     return float(np.mean([_ssim_plane(a[:, :, c], b[:, :, c]) for c in range(a.shape[2])]))
 
 
@@ -234,7 +242,13 @@ def _niqe_y(img: np.ndarray, p: Mapping[str, np.ndarray], block: int = 96) -> fl
         b = block // level
         # Column-major block order as BasicSR/MATLAB; the order does not change mean or covariance.
         feats.append(
-            np.array([_block_features(norm[i * b : (i + 1) * b, j * b : (j + 1) * b]) for j in range(nw) for i in range(nh)])
+            np.array(
+                [
+                    _block_features(norm[i * b : (i + 1) * b, j * b : (j + 1) * b])
+                    for j in range(nw)
+                    for i in range(nh)
+                ]
+            )
         )
         if level == 1:
             # MATLAB-style antialiased bicubic halving (BasicSR runs it on img/255; linear, so same result).
@@ -247,7 +261,12 @@ def _niqe_y(img: np.ndarray, p: Mapping[str, np.ndarray], block: int = 96) -> fl
     return float(np.sqrt(diff @ inv @ diff))
 
 
-def niqe(img, *, crop_border: int = 0, params: Mapping[str, np.ndarray] | str | os.PathLike | None = None) -> float:
+def niqe(
+    img: ImageLike,
+    *,
+    crop_border: int = 0,
+    params: Mapping[str, np.ndarray] | str | os.PathLike | None = None,
+) -> float:
     """NIQE (Mittal et al. 2012; lower is better) of a uint8-quantised image, as BasicSR's calculate_niqe.
 
     Scored on the BT.601 Y plane rounded to integers (as MATLAB); greyscale counts as R = G = B.

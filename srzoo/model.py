@@ -60,8 +60,7 @@ class SRModel(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            y = self.net(x)
-        return y.float().clamp_(0, 1).contiguous()
+            return self.net(x).float().clamp_(0, 1).contiguous()
 
 
 def _resolve_arch(weights: WeightsFile, arch: str | None) -> tuple[str, dict[str, Any], int, StateDict]:

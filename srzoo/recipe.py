@@ -113,6 +113,8 @@ class EngineSpec:
     grad_accum: int = 1
     grad_clip: float | None = None
     ema_decay: float | None = 0.999
+    # timm-style EMA warmup, decay_t = min(ema_decay, 1 - (1 + t) ** -2/3): lets short runs use EMA weights.
+    ema_warmup: bool = False
     log_interval: int = 100
     val_interval: int = 5000
     checkpoint_interval: int = 5000
@@ -120,6 +122,17 @@ class EngineSpec:
     store_interval: int = 0  # export generator weights every N iterations; 0: only at phase ends
     best_warmup: int = 0
     trackers: list[str] = field(default_factory=lambda: ["tensorboard"])
+
+    def __post_init__(self) -> None:
+        if self.grad_accum < 1 or self.keep_checkpoints < 1:
+            raise ValueError("train.grad_accum and train.keep_checkpoints must be >= 1")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"train.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
+        for key in ("log_interval", "val_interval", "checkpoint_interval", "store_interval", "best_warmup"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"train.{key} must be >= 0 (0: only at phase ends / never)")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError("train.grad_clip must be > 0 or null")
 
 
 @dataclass

@@ -26,7 +26,9 @@ def test_official_lr_bit_exact(shared_data: Path, name: str, scale: int) -> None
     hr_files = sorted((shared_data / name / "HR").glob("*.png"))
     assert len(hr_files) == {"Set5": 5, "Set14": 14}[name]
     for hr_path in hr_files:
-        lr_official = load_chw(shared_data / name / "LR_bicubic" / f"X{scale}" / f"{hr_path.stem}x{scale}.png")
+        lr_official = load_chw(
+            shared_data / name / "LR_bicubic" / f"X{scale}" / f"{hr_path.stem}x{scale}.png"
+        )
         lr = degrade_bicubic(load_chw(hr_path), scale)
         assert lr.dtype == torch.uint8
         assert lr.shape == lr_official.shape, hr_path.name
@@ -63,7 +65,9 @@ def test_upscale_weights_match_hand_computed_kernel() -> None:
     assert m[0, 1].item() == pytest.approx(-0.0234375 - 0.0703125)
 
 
-@pytest.mark.parametrize(("n", "out", "scale", "antialias"), [(8, 16, 2.0, True), (40, 10, 0.25, True), (30, 10, 1 / 3, False)])
+@pytest.mark.parametrize(
+    ("n", "out", "scale", "antialias"), [(8, 16, 2.0, True), (40, 10, 0.25, True), (30, 10, 1 / 3, False)]
+)
 def test_rows_sum_to_one(n: int, out: int, scale: float, antialias: bool) -> None:
     m = resize_matrix(n, out, scale, antialias=antialias)
     torch.testing.assert_close(m.sum(1), torch.ones(out, dtype=torch.float64), rtol=0, atol=1e-12)
@@ -82,7 +86,12 @@ def test_shapes_and_layouts() -> None:
     assert imresize(x, size=(20, 5)).shape == (2, 3, 20, 5)
     assert imresize(x[0], scale=2).shape == (3, 26, 34)
     assert imresize(x[0, 0], scale=2).shape == (26, 34)
-    assert imresize(torch.rand(1, 1, 255, 258), scale=1 / 3).shape == (1, 1, 85, 86)  # no float ceil off-by-one
+    assert imresize(torch.rand(1, 1, 255, 258), scale=1 / 3).shape == (
+        1,
+        1,
+        85,
+        86,
+    )  # no float ceil off-by-one
     # BLAS may sum a batch in another order: equal to rounding error, not bit-for-bit, in float.
     torch.testing.assert_close(imresize(x[0], scale=3), imresize(x, scale=3)[0], rtol=0, atol=1e-12)
     with pytest.raises(InputError):

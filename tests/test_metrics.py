@@ -1,4 +1,4 @@
-"""PSNR/SSIM/NIQE: the field's golden bicubic numbers, hand-checked values, conventions and NIQE's download."""
+"""PSNR/SSIM/NIQE: the field's golden bicubic numbers, hand-checked values, conventions, NIQE download."""
 
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ def test_psnr_identical_and_hand_computed() -> None:
     sr[0, 0, 0] = 10  # one error of 10 among 12 values
     assert psnr(sr, hr, crop_border=0, channel="rgb") == pytest.approx(10 * math.log10(255**2 / (100 / 12)))
     # On Y the red error is scaled by 65.481/255, spread over 4 pixels.
-    assert psnr(sr, hr, crop_border=0) == pytest.approx(10 * math.log10(255**2 / ((10 * 65.481 / 255) ** 2 / 4)))
+    assert psnr(sr, hr, crop_border=0) == pytest.approx(
+        10 * math.log10(255**2 / ((10 * 65.481 / 255) ** 2 / 4))
+    )
 
 
 def test_crop_border_removes_the_edges() -> None:
@@ -96,7 +98,10 @@ def test_layouts_agree() -> None:
     hr = rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)
     sr = rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)
     ref = psnr(sr, hr, crop_border=2)
-    assert psnr(torch.from_numpy(sr).permute(2, 0, 1), torch.from_numpy(hr).permute(2, 0, 1), crop_border=2) == ref
+    assert (
+        psnr(torch.from_numpy(sr).permute(2, 0, 1), torch.from_numpy(hr).permute(2, 0, 1), crop_border=2)
+        == ref
+    )
     assert psnr(torch.from_numpy(sr), hr, crop_border=2) == ref  # torch HWC is recognised too
     assert psnr(sr.astype(np.float32), hr.astype(np.float64), crop_border=2) == ref  # integer-valued floats
     assert ssim(torch.from_numpy(sr).permute(2, 0, 1), hr, crop_border=2) == ssim(sr, hr, crop_border=2)
@@ -118,7 +123,7 @@ def test_greyscale_counts_as_equal_rgb() -> None:
 
 def test_bad_inputs_fail_clearly() -> None:
     img = np.zeros((16, 16, 3), dtype=np.uint8)
-    with pytest.raises(InputError, match="0..255 integers"):
+    with pytest.raises(InputError, match=r"0\.\.255 integers"):
         psnr(img / 255.0 + 0.001, img, crop_border=0)
     with pytest.raises(InputError, match="differ in shape"):
         psnr(img, img[:8], crop_border=0)
@@ -150,7 +155,8 @@ def test_niqe_set5_and_blur(shared_data: Path, niqe_params_file: Path) -> None:
 
 
 def test_niqe_matches_basicsr_reference(shared_data: Path, niqe_params_file: Path) -> None:
-    # BasicSR documents 5.7296 (MATLAB R2021a: 5.72957) for its baboon.png; Set14's copy scores the same to 1e-3.
+    # BasicSR documents 5.7296 (MATLAB R2021a: 5.72957) for its baboon.png; Set14's copy agrees to 1e-3
+    # (5.72996 here; the copies or float32-vs-float64 may differ slightly).
     baboon = _rgb(shared_data / "Set14" / "HR" / "baboon.png")
     assert niqe(baboon, params=niqe_params_file) == pytest.approx(5.7296, abs=1e-3)
 
@@ -177,7 +183,9 @@ def test_niqe_params_download_cache_and_override(
     source.unlink()  # cached now: no second download
     assert niqe_params_path(url=source.as_uri()) == got
     img = np.random.default_rng(4).integers(0, 256, (100, 200, 3), dtype=np.uint8)
-    assert niqe(img) == pytest.approx(niqe(img, params=niqe_params_file))  # default params come from the cache
+    assert niqe(img) == pytest.approx(
+        niqe(img, params=niqe_params_file)
+    )  # default params come from the cache
 
     monkeypatch.setenv("SRZOO_NIQE_PARAMS", str(niqe_params_file))
     assert niqe_params_path(url="file:///nonexistent") == niqe_params_file

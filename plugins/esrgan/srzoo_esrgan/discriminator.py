@@ -44,7 +44,8 @@ class VGGDiscriminator(nn.Module):
     Level i has `conv{i}_0` (3x3) and `conv{i}_1` (4x4, stride 2), each followed by `bn{i}_0` / `bn{i}_1`
     when norm="batch" (level 0 has no bn0_0 and its first conv keeps its bias), then `linear1 …` with
     LeakyReLU(0.2) between them and one output. With norm="batch" and input_size 128 or 256 the state
-    dict is exactly BasicSR's VGGStyleDiscriminator. Input (N, C, input_size, input_size); output (N, 1) logits.
+    dict is exactly BasicSR's VGGStyleDiscriminator. Input (N, C, input_size, input_size); output (N, 1)
+    logits.
     """
 
     def __init__(
@@ -62,7 +63,11 @@ class VGGDiscriminator(nn.Module):
             raise ConfigError(f"vgg_discriminator: norm {norm!r} is unknown; use one of {NORMS}")
         if input_size < 32:
             raise ConfigError(f"vgg_discriminator: input_size must be >= 32, got {input_size}")
-        widths = tuple(int(c) for c in channels) if channels is not None else default_channels(num_feat, input_size)
+        widths = (
+            tuple(int(c) for c in channels)
+            if channels is not None
+            else default_channels(num_feat, input_size)
+        )
         side = input_size
         for _ in widths:
             side = _strided(side)
@@ -74,7 +79,7 @@ class VGGDiscriminator(nn.Module):
         self.input_size, self.norm, self.final_side = int(input_size), norm, side
 
         wrap = spectral_norm if norm == "spectral" else (lambda m: m)
-        # batch norm absorbs a conv bias, so only the un-normalised first conv (or every conv without BN) has one
+        # batch norm absorbs a conv bias: only the un-normalised first conv (or every conv without BN) has one
         bias = norm != "batch"
         prev = in_channels
         for i, width in enumerate(widths):
@@ -102,8 +107,8 @@ class VGGDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.input_size, self.input_size):
             raise InputError(
-                f"vgg_discriminator: input is {tuple(x.shape[-2:])}, expected {self.input_size}x{self.input_size};"
-                " set input_size to the training patch size (gt_size)"
+                f"vgg_discriminator: input is {tuple(x.shape[-2:])}, expected {self.input_size}x"
+                f"{self.input_size}; set input_size to the training patch size (gt_size)"
             )
         feat = x
         for conv_name, bn_name in self._convs:

@@ -1,4 +1,4 @@
-"""Foreign RRDBNet weight layouts (ESRGAN 2018, ESRGAN 2019) to BasicSR keys and back, and kwargs inference."""
+"""Foreign RRDBNet weight layouts (ESRGAN 2018 / 2019) to BasicSR keys and back, and kwargs inference."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from srzoo.errors import WeightsError
 StateDict = dict[str, torch.Tensor]
 
 # 2019 xinntao/ESRGAN (and BSRGAN / RealSR) names of the single convs; the dense convs are renamed by regex.
-_V2019_TO_BASICSR = {"trunk_conv": "conv_body", "HRconv": "conv_hr", "conv_first": "conv_first", "conv_last": "conv_last"}
+_V2019_TO_BASICSR = {
+    "trunk_conv": "conv_body",
+    "HRconv": "conv_hr",
+    "conv_first": "conv_first",
+    "conv_last": "conv_last",
+}
 _BASICSR_TO_V2019 = {v: k for k, v in _V2019_TO_BASICSR.items()}
 
 _BASICSR_DENSE = re.compile(r"body\.(\d+)\.rdb(\d+)\.conv(\d+)\.(weight|bias)")
@@ -28,8 +33,12 @@ _UP = re.compile(r"(?:conv_up|upconv)(\d+)")
 def detect_layout(sd: StateDict) -> str:
     """'basicsr', 'esrgan2019' or 'esrgan2018'; WeightsError for anything else."""
     if any(".conv1x1." in k for k in sd):
-        raise WeightsError("ESRGAN+ weights (conv1x1 layers) are not supported by rrdbnet; use a plain ESRGAN model")
-    if "conv_first.weight" in sd and ("trunk_conv.weight" in sd or any(k.startswith("RRDB_trunk.") for k in sd)):
+        raise WeightsError(
+            "ESRGAN+ weights (conv1x1 layers) are not supported by rrdbnet; use a plain ESRGAN model"
+        )
+    if "conv_first.weight" in sd and (
+        "trunk_conv.weight" in sd or any(k.startswith("RRDB_trunk.") for k in sd)
+    ):
         return "esrgan2019"
     if "conv_first.weight" in sd:
         return "basicsr"
@@ -43,7 +52,9 @@ def detect_layout(sd: StateDict) -> str:
 
 
 def _unknown(key: str, layout: str) -> WeightsError:
-    return WeightsError(f"unexpected key {key!r} in {layout} RRDBNet weights; the file is not a plain ESRGAN model")
+    return WeightsError(
+        f"unexpected key {key!r} in {layout} RRDBNet weights; the file is not a plain ESRGAN model"
+    )
 
 
 def _from_2019(sd: StateDict) -> StateDict:
@@ -77,7 +88,9 @@ def _from_2018(sd: StateDict) -> StateDict:
     # and the last conv. Their indices differ between upconv and pixel-shuffle models, so go by order.
     rest = sorted(i for i in top if i >= 2)
     if 0 not in top or len(rest) < 3:
-        raise WeightsError("ESRGAN-2018 weights lack the first, upsampling, HR or last conv ('model.N.weight')")
+        raise WeightsError(
+            "ESRGAN-2018 weights lack the first, upsampling, HR or last conv ('model.N.weight')"
+        )
     names = {0: "conv_first", rest[-1]: "conv_last", rest[-2]: "conv_hr"}
     names.update({idx: f"conv_up{i}" for i, idx in enumerate(rest[:-2], start=1)})
     for idx, params in top.items():
@@ -146,7 +159,9 @@ def to_legacy_2018(sd: StateDict) -> StateDict:
 
 def _require(sd: StateDict, key: str) -> torch.Tensor:
     if key not in sd:
-        raise WeightsError(f"RRDBNet weights lack {key!r}; the file is incomplete or not an ESRGAN/RRDBNet model")
+        raise WeightsError(
+            f"RRDBNet weights lack {key!r}; the file is incomplete or not an ESRGAN/RRDBNet model"
+        )
     return sd[key]
 
 
@@ -190,7 +205,9 @@ def infer_kwargs(sd: StateDict) -> dict[str, Any]:
         else:
             scale = 4
     else:
-        raise WeightsError(f"RRDBNet weights: {n_up} upsampling convs with factor {r} match no supported scale")
+        raise WeightsError(
+            f"RRDBNet weights: {n_up} upsampling convs with factor {r} match no supported scale"
+        )
     return {
         "scale": scale,
         "in_channels": int(in_channels),

@@ -1,4 +1,4 @@
-"""ESRGAN's losses: VGG perceptual loss (pre-activation taps) and relativistic-average / vanilla GAN losses."""
+"""ESRGAN's losses: VGG perceptual loss (pre-activation taps), relativistic-average and vanilla GAN losses."""
 
 from __future__ import annotations
 
@@ -23,7 +23,12 @@ VGG_CFGS: dict[str, tuple[int | str, ...]] = {
         512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
     ),
 }  # fmt: skip
-_WEIGHT_ENUMS = {"vgg11": "VGG11_Weights", "vgg13": "VGG13_Weights", "vgg16": "VGG16_Weights", "vgg19": "VGG19_Weights"}
+_WEIGHT_ENUMS = {
+    "vgg11": "VGG11_Weights",
+    "vgg13": "VGG13_Weights",
+    "vgg16": "VGG16_Weights",
+    "vgg19": "VGG19_Weights",
+}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -53,11 +58,12 @@ def _vgg_features(vgg_type: str, length: int) -> nn.Sequential:
         else:
             layers += [nn.Conv2d(prev, int(v), kernel_size=3, padding=1), nn.ReLU(inplace=False)]
             prev = int(v)
+    layers = layers[:length]
     for m in layers:  # torchvision's init, so weights="none" behaves like vgg19(weights=None)
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             nn.init.zeros_(m.bias)
-    return nn.Sequential(*layers[:length])
+    return nn.Sequential(*layers)
 
 
 def _imagenet_state(vgg_type: str) -> dict[str, torch.Tensor]:
@@ -68,15 +74,17 @@ def _imagenet_state(vgg_type: str) -> dict[str, torch.Tensor]:
         return weights.get_state_dict(progress=False)
     except (OSError, RuntimeError) as exc:  # URLError is an OSError; hub raises RuntimeError on bad files
         raise WeightsError(
-            f"perceptual: cannot download {vgg_type} ImageNet weights from {weights.url} ({type(exc).__name__}); "
-            "set weights: none (random VGG, tests only) or a local .pth path"
+            f"perceptual: cannot download {vgg_type} ImageNet weights from {weights.url} "
+            f"({type(exc).__name__}); set weights: none (random VGG, tests only) or a local .pth path"
         ) from exc
 
 
 def _file_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path).expanduser()
     if not path.is_file():
-        raise WeightsError(f"perceptual: VGG weights file {path} does not exist; use weights: imagenet or none")
+        raise WeightsError(
+            f"perceptual: VGG weights file {path} does not exist; use weights: imagenet or none"
+        )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -113,15 +121,23 @@ class PerceptualLoss(nn.Module):
         layer_weights = dict(layer_weights) if layer_weights is not None else {"conv5_4": 1.0}
         names = vgg_layer_names(vgg_type)
         if not layer_weights:
-            raise ConfigError("perceptual: layer_weights is empty; name at least one layer, e.g. {conv5_4: 1.0}")
+            raise ConfigError(
+                "perceptual: layer_weights is empty; name at least one layer, e.g. {conv5_4: 1.0}"
+            )
         for name in layer_weights:
             if name not in names:
-                raise ConfigError(f"perceptual: {vgg_type} has no layer {name!r}; available: {', '.join(names)}")
+                raise ConfigError(
+                    f"perceptual: {vgg_type} has no layer {name!r}; available: {', '.join(names)}"
+                )
         if criterion not in ("l1", "l2"):
             raise ConfigError(f"perceptual: criterion {criterion!r} is unknown; use 'l1' or 'l2'")
         self.layer_weights = {k: float(v) for k, v in layer_weights.items()}
         self.taps = {names.index(k): k for k in self.layer_weights}
-        self.criterion, self.normalize_loss, self.use_input_norm = criterion, bool(normalize_loss), use_input_norm
+        self.criterion, self.normalize_loss, self.use_input_norm = (
+            criterion,
+            bool(normalize_loss),
+            use_input_norm,
+        )
         self.vgg = _vgg_features(vgg_type, max(self.taps) + 1)  # truncated after the deepest tap
         self._load(vgg_type, weights)
         self.vgg.requires_grad_(False)
@@ -138,7 +154,9 @@ class PerceptualLoss(nn.Module):
         wanted = self.vgg.state_dict()
         missing = [k for k in wanted if k not in state]
         if missing:
-            raise WeightsError(f"perceptual: VGG weights {weights!r} lack {missing[0]!r}; is it a {vgg_type} file?")
+            raise WeightsError(
+                f"perceptual: VGG weights {weights!r} lack {missing[0]!r}; is it a {vgg_type} file?"
+            )
         for key, value in wanted.items():
             if state[key].shape != value.shape:
                 raise WeightsError(f"perceptual: {key} in {weights!r} has shape {tuple(state[key].shape)}")

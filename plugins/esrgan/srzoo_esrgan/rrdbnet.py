@@ -14,7 +14,7 @@ from srzoo_esrgan import layouts
 
 SCALES = (1, 2, 3, 4, 8)
 UPSAMPLERS = ("nearest", "pixelshuffle")
-# x1 and x2 fold the input into channels first (Real-ESRGAN), so the body always runs at 1/4 or 1/2 resolution.
+# x1 and x2 fold the input into channels first (Real-ESRGAN), so the body runs at 1/4 or 1/2 resolution.
 UNSHUFFLE = {1: 4, 2: 2}
 # Upsampling stages after the trunk; x1/x2 undo their unshuffle with the same two 2x stages as x4.
 STAGES = {1: (2, 2), 2: (2, 2), 3: (3,), 4: (2, 2), 8: (2, 2, 2)}
@@ -46,8 +46,9 @@ class ResidualDenseBlock(nn.Module):
             # torch.cat keeps autograd simple (no in-place writes into a shared buffer) and keeps
             # channels_last when every input has it.
             inp = torch.cat(feats, 1)
-        out = getattr(self, self._names[-1])(inp)
-        return out * self.res_scale + x
+        # in place on the fresh conv output (conv backward does not need it): no temporaries, and the same
+        # rounding as BasicSR's `out * 0.2 + x`
+        return getattr(self, self._names[-1])(inp).mul_(self.res_scale).add_(x)
 
 
 class RRDB(nn.Module):
@@ -65,7 +66,9 @@ class RRDB(nn.Module):
         out = x
         for rdb in self.children():
             out = rdb(out)
-        return out * self.res_scale + x
+        return out.mul_(self.res_scale).add_(
+            x
+        )  # `out` is the last RDB's fresh output (num_dense_blocks >= 1)
 
 
 @describe_arch(
@@ -162,12 +165,12 @@ class RRDBNet(nn.Module):
             h, w = x.shape[-2:]
             if h % self.unshuffle or w % self.unshuffle:
                 raise InputError(
-                    f"rrdbnet x{self.scale}: input {h}x{w} must be a multiple of {self.unshuffle} on each side;"
-                    " pad or crop it (srzoo infer pads automatically)"
+                    f"rrdbnet x{self.scale}: input {h}x{w} must be a multiple of {self.unshuffle} on each "
+                    "side; pad it (e.g. reflect) and crop the output, or crop the input"
                 )
             x = F.pixel_unshuffle(x, self.unshuffle)
         feat = self.conv_first(x)
-        feat = feat + self.conv_body(self.body(feat))
+        feat = self.conv_body(self.body(feat)).add_(feat)  # IEEE addition commutes: same bits as feat + ...
         for name, r in zip(self._up_names, self.stages):
             conv = getattr(self, name)
             if self.upsampler == "nearest":

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from srzoo_esrgan.discriminator import VGGDiscriminator, default_channels
 
 from srzoo.errors import ConfigError, InputError
 from srzoo.testing import check_discriminator
-from srzoo_esrgan.discriminator import VGGDiscriminator, default_channels
 
 
 def basicsr_shapes(nf: int, in_ch: int, input_size: int) -> dict[str, tuple[int, ...]]:

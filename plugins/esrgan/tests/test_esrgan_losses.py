@@ -9,14 +9,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from srzoo_esrgan.losses import PerceptualLoss, RaGANLoss, VanillaGANLoss, vgg_layer_names
 
 from srzoo.build import build_loss
 from srzoo.errors import ConfigError, WeightsError
 from srzoo.registries import LOSSES
-from srzoo_esrgan.losses import PerceptualLoss, RaGANLoss, VanillaGANLoss, vgg_layer_names
 
 # torchvision vgg19.features indices of a few named layers (conv taps are pre-activation)
-VGG19_INDEX = {"conv1_1": 0, "relu1_2": 3, "pool1": 4, "relu2_1": 6, "conv3_4": 16, "pool3": 18, "conv5_4": 34}
+VGG19_INDEX = {
+    "conv1_1": 0,
+    "relu1_2": 3,
+    "pool1": 4,
+    "relu2_1": 6,
+    "conv3_4": 16,
+    "pool3": 18,
+    "conv5_4": 34,
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +32,23 @@ def seeded_vgg19(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Mod
     torch.manual_seed(0)
     vgg = torchvision.models.vgg19(weights=None).eval()
     path = tmp_path_factory.mktemp("vgg") / "vgg19_seeded.pth"
-    torch.save(vgg.state_dict(), path)
+    # torchvision key names; only `features` (the classifier would add 500 MB of reading per test)
+    torch.save({f"features.{k}": v for k, v in vgg.features.state_dict().items()}, path)
     return vgg, path
 
 
-def test_layer_names_match_torchvision_indices() -> None:
+def test_layer_names_match_torchvision_indices(seeded_vgg19: tuple) -> None:
     names = vgg_layer_names("vgg19")
-    assert len(names) == len(torchvision.models.vgg19(weights=None).features) == 37
+    assert len(names) == len(seeded_vgg19[0].features) == 37
     assert {k: names.index(k) for k in VGG19_INDEX} == VGG19_INDEX
     assert vgg_layer_names("vgg16")[29] == "relu5_3" and vgg_layer_names("vgg11")[20] == "pool5"
 
 
 def test_taps_equal_torchvision_features(seeded_vgg19: tuple) -> None:
     vgg, path = seeded_vgg19
-    loss = PerceptualLoss(layer_weights=dict.fromkeys(VGG19_INDEX, 1.0), weights=str(path), use_input_norm=False)
+    loss = PerceptualLoss(
+        layer_weights=dict.fromkeys(VGG19_INDEX, 1.0), weights=str(path), use_input_norm=False
+    )
     assert len(loss.vgg) == 35  # truncated right after conv5_4
     x = torch.rand(1, 3, 48, 48)
     expected, feat = {}, x
@@ -63,7 +74,9 @@ def test_loss_value_and_normalisation(seeded_vgg19: tuple) -> None:
         expected = 0.5 * dist(fp["conv1_1"], ft["conv1_1"]) + 2.0 * dist(fp["relu2_1"], ft["relu2_1"])
         assert loss(pred, target).item() == pytest.approx(expected.item(), rel=1e-6)
         assert loss(pred, pred).item() == 0.0
-        norm = PerceptualLoss(layer_weights=weights, criterion=criterion, weights=str(path), normalize_loss=True)
+        norm = PerceptualLoss(
+            layer_weights=weights, criterion=criterion, weights=str(path), normalize_loss=True
+        )
         assert norm(pred, target).item() == pytest.approx(expected.item() / 2.5, rel=1e-6)
 
 
@@ -105,7 +118,9 @@ def test_perceptual_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
-    with pytest.raises(WeightsError, match=r"https://download\.pytorch\.org/models/vgg19-dcbb9e9d\.pth.*weights: none"):
+    with pytest.raises(
+        WeightsError, match=r"https://download\.pytorch\.org/models/vgg19-dcbb9e9d\.pth.*weights: none"
+    ):
         PerceptualLoss(weights="imagenet")
 
 
@@ -148,4 +163,6 @@ def test_vanilla_gan_and_forward_refused() -> None:
 
 def test_registered_names() -> None:
     assert LOSSES.get("ragan") is RaGANLoss and LOSSES.get("gan") is VanillaGANLoss
-    assert isinstance(build_loss("perceptual", weights="none", layer_weights={"conv1_2": 1.0}), PerceptualLoss)
+    assert isinstance(
+        build_loss("perceptual", weights="none", layer_weights={"conv1_2": 1.0}), PerceptualLoss
+    )

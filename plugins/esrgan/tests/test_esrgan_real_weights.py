@@ -9,7 +9,6 @@ import pytest
 import spandrel
 import torch
 from PIL import Image
-
 from srzoo_esrgan import layouts
 from srzoo_esrgan.rrdbnet import RRDBNet
 

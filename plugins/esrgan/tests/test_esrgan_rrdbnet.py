@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
+from srzoo_esrgan.rrdbnet import RRDBNet
 
 from srzoo.errors import ConfigError, InputError
 from srzoo.testing import check_sr_arch
-from srzoo_esrgan.rrdbnet import RRDBNet
 
 TINY = {"num_feat": 8, "num_grow": 4, "num_blocks": 1}
 
@@ -31,7 +31,9 @@ def test_forward_shape_every_scale(scale: int, upsampler: str) -> None:
     assert torch.isfinite(y).all()
 
 
-@pytest.mark.parametrize(("scale", "n_up", "first_in"), [(1, 2, 48), (2, 2, 12), (3, 1, 3), (4, 2, 3), (8, 3, 3)])
+@pytest.mark.parametrize(
+    ("scale", "n_up", "first_in"), [(1, 2, 48), (2, 2, 12), (3, 1, 3), (4, 2, 3), (8, 3, 3)]
+)
 def test_keys_are_basicsr_names(scale: int, n_up: int, first_in: int) -> None:
     model = RRDBNet(scale=scale, num_feat=8, num_grow=4, num_blocks=2)
     sd = model.state_dict()

@@ -1,0 +1,27 @@
+"""`python -m srzoo.train RECIPE [KEY=VALUE ...]`: the entry for `accelerate launch -m` and `torchrun -m`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from srzoo.errors import SrzooError
+from srzoo.train.options import add_train_arguments, run_from_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m srzoo.train", description="Train a recipe (same as `srzoo train`).")
+    add_train_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    args = parser.parse_args(argv)
+    try:
+        return run_from_args(args)
+    except SrzooError as exc:
+        if args.debug:
+            raise
+        print(f"srzoo train: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

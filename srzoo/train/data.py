@@ -1,0 +1,72 @@
+"""Training batches: one global, seedable sample stream, sharded over processes and resumable at any step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from srzoo.data.pairs import InfiniteSampler
+from srzoo.errors import ConfigError
+
+
+class ShardedStreamSampler(Sampler[int]):
+    """This process's share of the global stream of `InfiniteSampler` (epoch-reshuffled from the seed).
+
+    The global stream is cut into micro-batches of `micro * world` samples; process `rank` takes the
+    `rank`-th `micro`-sized slice of each. So every optimizer step sees the same images whatever the number
+    of processes, and resuming after k micro-batches is starting the stream at `k * micro * world`.
+    """
+
+    def __init__(self, n: int, seed: int, *, micro: int, rank: int, world: int, start_micro_batch: int) -> None:
+        self.micro, self.rank, self.world = micro, rank, world
+        self.stream = InfiniteSampler(n, seed, start=start_micro_batch * micro * world)
+
+    def __iter__(self) -> Iterator[int]:
+        chunk = self.micro * self.world
+        lo, hi = self.rank * self.micro, (self.rank + 1) * self.micro
+        for position, index in enumerate(self.stream):
+            if lo <= position % chunk < hi:
+                yield index
+
+
+def micro_batch_size(batch_size: int, world: int, grad_accum: int, where: str) -> int:
+    """Per-process micro-batch: the recipe's batch is per optimizer step, over all processes and micro-steps."""
+    if batch_size % (world * grad_accum):
+        raise ConfigError(
+            f"{where}: batch_size {batch_size} is not divisible by processes x grad_accum = {world} x {grad_accum}; "
+            "the recipe's batch is the total per optimizer step"
+        )
+    return batch_size // (world * grad_accum)
+
+
+def train_batches(
+    dataset: Any,
+    *,
+    micro: int,
+    seed: int,
+    rank: int,
+    world: int,
+    start_micro_batch: int,
+    num_workers: int,
+    device: torch.device,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless batches on `device`, starting at micro-batch `start_micro_batch` of the global stream."""
+    sampler = ShardedStreamSampler(
+        len(dataset), seed, micro=micro, rank=rank, world=world, start_micro_batch=start_micro_batch
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=micro,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=True,
+        pin_memory=device.type == "cuda",
+        # An explicit generator: the loader's base seed must not consume the global RNG (resume compares it).
+        generator=torch.Generator().manual_seed(seed),
+        persistent_workers=False,
+    )
+    for batch in loader:  # one iterator over an endless sampler: workers live as long as the phase
+        yield {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)}

@@ -1,0 +1,45 @@
+"""Command-line options shared by `srzoo train` and `python -m srzoo.train` (so both run the same thing)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class TrainOptions:
+    """Run-time choices that are not part of the recipe (they do not change what is trained)."""
+
+    output_dir: Path | None = None  # default: the recipe's output_dir, else runs/<recipe name>
+    resume: str | None = None  # "auto" or a checkpoint / run directory
+    max_steps: int | None = None  # stop after this many optimizer steps in total (all phases)
+    mixed_precision: str | None = None  # overrides train.mixed_precision
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", help="recipe YAML file or registered name (`srzoo list recipes`)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. phases.0.iters=10")
+    parser.add_argument("--output-dir", type=Path, help="run directory (default: recipe output_dir or runs/<name>)")
+    parser.add_argument(
+        "--resume", metavar="auto|PATH", help="continue from the newest checkpoint (auto) or a given one"
+    )
+    parser.add_argument("--max-steps", type=int, metavar="N", help="stop after N iterations in total (all phases)")
+    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], help="override train.mixed_precision")
+
+
+def options_from_args(args: argparse.Namespace) -> TrainOptions:
+    from srzoo.errors import ConfigError
+
+    if args.max_steps is not None and args.max_steps < 0:
+        raise ConfigError(f"--max-steps must be >= 0, got {args.max_steps}")
+    return TrainOptions(args.output_dir, args.resume, args.max_steps, args.mixed_precision)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Load the recipe, train, and turn the outcome into an exit status (130/143 after SIGINT/SIGTERM)."""
+    from srzoo.recipe import load_recipe
+    from srzoo.train.loop import train
+
+    result = train(load_recipe(args.recipe, args.overrides), options_from_args(args))
+    return result.exit_code

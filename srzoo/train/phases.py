@@ -1,0 +1,239 @@
+"""Training phases (registered in `srzoo.phases`): each owns its models, optimizers, backward and steps.
+
+The contract the loop relies on (docs/training.md): `Phase(spec, recipe, generator)`; `models()`,
+`optimizers()`, `schedulers()` return dicts whose keys are attribute names, which `prepare(accelerator)`
+replaces with the Accelerate-wrapped objects (in that order, which is also the checkpoint order);
+`train_step(batch, accelerator) -> dict[str, float]` does one micro-batch inside ONE `accelerator.accumulate`
+block; `export_state_dict(accelerator)` is the generator to save (EMA weights when enabled).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import nn
+
+from srzoo.build import build_discriminator, build_loss, build_optimizer, build_scheduler
+from srzoo.descriptors import StateDict
+from srzoo.errors import ConfigError
+from srzoo.recipe import LossSpec, PhaseSpec, Recipe
+from srzoo.registries import ARCHS
+from srzoo.train.ema import GeneratorEma
+
+Batch = dict[str, torch.Tensor]
+
+
+def _is_gan_loss(loss: nn.Module) -> bool:
+    return bool(getattr(loss, "adversarial", False))
+
+
+class Phase:
+    """Base of every phase: the generator, its content losses, optimizer, scheduler and EMA."""
+
+    def __init__(self, spec: PhaseSpec, recipe: Recipe, generator: nn.Module) -> None:
+        self.spec, self.recipe, self.engine = spec, recipe, recipe.train
+        self.generator = generator.train()
+        self.loss_terms = self._build_losses(spec.losses)
+        self.g_optimizer = build_optimizer(spec.optimizer, generator.parameters())
+        self.g_scheduler = build_scheduler(spec.scheduler, self.g_optimizer, spec.iters)
+        self.ema = (
+            GeneratorEma(generator, self.engine.ema_decay, warmup=self.engine.ema_warmup)
+            if self.engine.ema_decay
+            else None
+        )
+        self.steps_done = 0  # optimizer steps in this phase; set by the loop on resume
+
+    # -- what the loop and the checkpoints see ----------------------------------------------------------------
+    def models(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"g_optimizer": self.g_optimizer}
+
+    def schedulers(self) -> dict[str, Any]:
+        return {"g_scheduler": self.g_scheduler}
+
+    def prepare(self, accelerator: Any) -> None:
+        """Wrap models/optimizers/schedulers with Accelerate (DDP, mixed precision, device placement)."""
+        groups = [self.models(), self.optimizers(), self.schedulers()]
+        names = [name for group in groups for name in group]
+        prepared = accelerator.prepare(*[obj for group in groups for obj in group.values()])
+        prepared = prepared if isinstance(prepared, tuple) else (prepared,)
+        for name, obj in zip(names, prepared):
+            setattr(self, name, obj)
+        for _, _, loss in self.loss_terms:
+            loss.to(accelerator.device)
+        if self.ema is not None:
+            self.ema.to(accelerator.device)
+
+    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, float]:
+        raise NotImplementedError
+
+    # -- shared helpers ----------------------------------------------------------------------------------------
+    def _build_losses(self, specs: list[LossSpec]) -> list[tuple[str, float, nn.Module]]:
+        terms, seen = [], set()
+        for spec in specs:
+            loss = build_loss(spec.name, **spec.kwargs)
+            if _is_gan_loss(loss):
+                raise ConfigError(
+                    f"phase {self.spec.name!r}: {spec.name!r} is a GAN loss; give it as `gan_loss`, not in `losses`"
+                )
+            key = spec.name if spec.name not in seen else f"{spec.name}_{len(seen)}"
+            seen.add(spec.name)
+            terms.append((key, float(spec.weight), loss))
+        return terms
+
+    def content(self, sr: torch.Tensor, hr: torch.Tensor, logs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Weighted sum of the content/perceptual terms; each raw (unweighted) term goes to `logs`."""
+        total = sr.new_zeros(())
+        for key, weight, loss in self.loss_terms:
+            value = loss(sr, hr)
+            logs[f"g/{key}"] = value.detach()
+            total = total + weight * value
+        return total
+
+    def val_losses(self) -> dict[str, nn.Module]:
+        """The losses validation reports (the content and perceptual terms of this phase)."""
+        return {key: loss for key, _, loss in self.loss_terms}
+
+    def clip(self, accelerator: Any, model: nn.Module) -> None:
+        if self.engine.grad_clip and accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(model.parameters(), self.engine.grad_clip)
+
+    def end_iteration(self, accelerator: Any) -> None:
+        """After the optimizer really stepped: iteration-based schedulers and the EMA move by exactly one."""
+        if not accelerator.sync_gradients:
+            return
+        self.steps_done += 1
+        for scheduler in self.schedulers().values():
+            scheduler.step()
+        if self.ema is not None:
+            self.ema.update(accelerator.unwrap_model(self.generator), step=self.steps_done)
+
+    def learning_rates(self) -> dict[str, float]:
+        return {f"lr/{name.split('_')[0]}": float(s.get_last_lr()[0]) for name, s in self.schedulers().items()}
+
+    def export_module(self, accelerator: Any) -> nn.Module:
+        """The generator users get: EMA weights when enabled, else the trained net."""
+        return self.ema.module if self.ema is not None else accelerator.unwrap_model(self.generator)
+
+    def export_state_dict(self, accelerator: Any) -> StateDict:
+        return {k: v.detach().to("cpu").clone() for k, v in self.export_module(accelerator).state_dict().items()}
+
+
+def _floats(logs: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(v) for k, v in logs.items()}
+
+
+class SupervisedPhase(Phase):
+    """Content losses only (ESRGAN's PSNR-oriented pre-training)."""
+
+    def __init__(self, spec: PhaseSpec, recipe: Recipe, generator: nn.Module) -> None:
+        if spec.gan_loss is not None or spec.d_optimizer is not None:
+            raise ConfigError(
+                f"phase {spec.name!r} is supervised: remove gan_loss/d_optimizer or use type: adversarial"
+            )
+        super().__init__(spec, recipe, generator)
+        if not self.loss_terms:
+            raise ConfigError(f"phase {spec.name!r}: list at least one loss, e.g. losses: [{{name: l1}}]")
+
+    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, float]:
+        logs: dict[str, torch.Tensor] = {}
+        with accelerator.accumulate(self.generator):
+            with accelerator.autocast():
+                total = self.content(self.generator(batch["lr"]), batch["hr"], logs)
+            accelerator.backward(total)
+            self.clip(accelerator, self.generator)
+            self.g_optimizer.step()
+            self.g_optimizer.zero_grad(set_to_none=True)
+        self.end_iteration(accelerator)
+        logs["g/total"] = total.detach()
+        return _floats(logs)
+
+
+class AdversarialPhase(Phase):
+    """Generator + discriminator: content + perceptual + adversarial terms, then one discriminator update.
+
+    Per micro-batch, inside ONE `accelerator.accumulate(G, D)` (two blocks would count every micro-batch
+    twice, so G would never reach a sync step under gradient accumulation): a generator step with D frozen,
+    then a discriminator step on real and detached fake (two D forwards, one backward).
+    """
+
+    def __init__(self, spec: PhaseSpec, recipe: Recipe, generator: nn.Module) -> None:
+        if spec.gan_loss is None or recipe.discriminator is None:
+            raise ConfigError(
+                f"phase {spec.name!r} is adversarial: it needs `gan_loss` (e.g. {{name: ragan, weight: 0.005}}) "
+                "and a recipe-level `discriminator`"
+            )
+        super().__init__(spec, recipe, generator)
+        self.gan = build_loss(spec.gan_loss.name, **spec.gan_loss.kwargs)
+        if not hasattr(self.gan, "d_loss") or not hasattr(self.gan, "g_loss"):
+            raise ConfigError(f"gan_loss {spec.gan_loss.name!r} has no d_loss/g_loss; use a GAN loss such as ragan")
+        self.gan_weight = float(spec.gan_loss.weight)
+        self.discriminator = self._build_discriminator(spec, recipe).train()
+        self.d_optimizer = build_optimizer(spec.d_optimizer or spec.optimizer, self.discriminator.parameters())
+        self.d_scheduler = build_scheduler(spec.d_scheduler or spec.scheduler, self.d_optimizer, spec.iters)
+        self._d_plain: nn.Module = self.discriminator
+
+    @staticmethod
+    def _build_discriminator(spec: PhaseSpec, recipe: Recipe) -> nn.Module:
+        assert recipe.discriminator is not None
+        kwargs = dict(recipe.discriminator.kwargs)
+        patch = spec.patch_size or recipe.data.patch_size
+        factory = ARCHS.get(recipe.discriminator.arch)
+        accepts_size = "input_size" in inspect.signature(factory).parameters
+        if accepts_size and "input_size" not in kwargs:
+            kwargs["input_size"] = patch  # the D sees HR patches: default its input size to the phase's patch
+        elif accepts_size and kwargs["input_size"] != patch:
+            raise ConfigError(
+                f"phase {spec.name!r}: discriminator input_size {kwargs['input_size']} differs from the HR patch "
+                f"size {patch}; drop input_size (it defaults to the patch) or change patch_size"
+            )
+        return build_discriminator(recipe.discriminator.arch, **kwargs)
+
+    def models(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+
+    def schedulers(self) -> dict[str, Any]:
+        return {"g_scheduler": self.g_scheduler, "d_scheduler": self.d_scheduler}
+
+    def prepare(self, accelerator: Any) -> None:
+        super().prepare(accelerator)
+        self.gan.to(accelerator.device)
+        # The frozen-D forward of the generator step bypasses DDP: no D gradient exists to reduce there.
+        self._d_plain = accelerator.unwrap_model(self.discriminator)
+
+    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, float]:
+        lr, hr = batch["lr"], batch["hr"]
+        logs: dict[str, torch.Tensor] = {}
+        with accelerator.accumulate(self.generator, self.discriminator):
+            self._d_plain.requires_grad_(False)
+            with accelerator.autocast():
+                sr = self.generator(lr)
+                g_total = self.content(sr, hr, logs)
+                real_logits = self._d_plain(hr).detach()
+                g_adv = self.gan.g_loss(real_logits, self._d_plain(sr))
+                g_total = g_total + self.gan_weight * g_adv
+            accelerator.backward(g_total)
+            self.clip(accelerator, self.generator)
+            self.g_optimizer.step()
+            self.g_optimizer.zero_grad(set_to_none=True)
+
+            self._d_plain.requires_grad_(True)
+            with accelerator.autocast():
+                real = self.discriminator(hr)
+                fake = self.discriminator(sr.detach())
+                d_adv = self.gan.d_loss(real, fake)
+            accelerator.backward(d_adv)
+            self.clip(accelerator, self.discriminator)
+            self.d_optimizer.step()
+            self.d_optimizer.zero_grad(set_to_none=True)
+        self.end_iteration(accelerator)
+        logs.update({"g/adv": g_adv.detach(), "g/total": g_total.detach(), "d/adv": d_adv.detach()})
+        logs.update({"d/real_logit": real.detach().float().mean(), "d/fake_logit": fake.detach().float().mean()})
+        return _floats(logs)

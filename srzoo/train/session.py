@@ -1,0 +1,275 @@
+"""Everything around the loop: Accelerate setup, data, steps with the NaN guard, validation, checkpoints, exports."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+import srzoo
+from srzoo.build import build_arch, build_phase
+from srzoo.config import config_hash, to_dict
+from srzoo.errors import ConfigError, SrzooError
+from srzoo.recipe import PhaseSpec, Recipe
+from srzoo.train.checkpoint import Checkpoints, TrainState, load_checkpoint
+from srzoo.train.data import micro_batch_size, train_batches
+from srzoo.train.logging import Console, MetricsLog, check_trackers, flat_config, log, setup_file_log
+from srzoo.train.options import TrainOptions
+from srzoo.train.validate import validate
+from srzoo.weights import save_weights
+
+EXIT_CODES = {"complete": 0, "max_steps": 0, "SIGINT": 130, "SIGTERM": 143}
+
+
+class TrainingError(SrzooError):
+    """Training cannot go on (e.g. a non-finite loss); the last good checkpoint is left as it was."""
+
+
+@dataclass
+class TrainResult:
+    status: str  # complete | max_steps | SIGINT | SIGTERM
+    global_step: int
+    output_dir: Path
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+def _accelerator(mixed_precision: str, grad_accum: int, trackers: list[str], output_dir: Path) -> Any:
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
+
+    try:
+        return Accelerator(
+            mixed_precision=mixed_precision,
+            gradient_accumulation_steps=grad_accum,
+            log_with=trackers or None,
+            project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+            # Schedulers are iteration-based: the phases step them once per optimizer step, whatever the world size.
+            step_scheduler_with_optimizer=False,
+            # A batch-norm D runs two forwards before one backward; broadcasting buffers in between breaks autograd.
+            kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)],
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"cannot set up Accelerate (mixed precision {mixed_precision!r}): {exc}") from None
+
+
+class Session:
+    """One training run: owns the accelerator, the train state, the output dir and the stop signals."""
+
+    def __init__(self, recipe: Recipe, options: TrainOptions) -> None:
+        from accelerate.utils import set_seed
+
+        self.recipe, self.engine = recipe, recipe.train
+        self.output_dir = Path(options.output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
+        trackers = check_trackers(self.engine.trackers)
+        mixed = options.mixed_precision or self.engine.mixed_precision
+        self.accelerator = acc = _accelerator(mixed, self.engine.grad_accum, trackers, self.output_dir)
+        self.main, self.world, self.device = acc.is_main_process, acc.num_processes, acc.device
+        self.checkpoints = Checkpoints(self.output_dir, self.engine.keep_checkpoints)
+        self.resume = self.checkpoints.find(options.resume)
+        if options.resume is None and (self.checkpoints.complete() or (self.output_dir / "last.safetensors").exists()):
+            raise ConfigError(
+                f"{self.output_dir} already holds a run; pass --resume auto to continue it or another --output-dir"
+            )
+        self.state = TrainState(**vars(self.resume.state)) if self.resume else TrainState()
+        self.max_steps = options.max_steps
+        if self.main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self.checkpoints.clean_temporary()
+            (self.output_dir / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+        acc.wait_for_everyone()
+        self._log_handler = setup_file_log(self.output_dir, self.main)
+        total = sum(p.iters for p in recipe.phases)
+        total = min(total, self.max_steps) if self.max_steps is not None else total
+        self.console = Console(self.main, total, initial=min(self.state.global_step, total))
+        self.metrics = MetricsLog(acc, self.output_dir)
+        if trackers:
+            acc.init_trackers(recipe.name, config=flat_config(to_dict(recipe)))
+        self.val_sets = self._open_val_sets()
+        self.validated_at = self.checkpointed_at = self.state.global_step if self.resume else -1
+        self.stop_signal: str | None = None
+        self._old_handlers: dict[int, Any] = {}
+        self._install_signals()
+        set_seed(recipe.seed)
+        where = f"resuming {self.resume.path.name}" if self.resume else "starting"
+        self.console.info(f"{where} {recipe.name} in {self.output_dir} ({self.world} process(es), {acc.device})")
+
+    def _open_val_sets(self) -> list[Any]:
+        if not self.main or not self.recipe.data.val:
+            return []
+        from srzoo.data import open_val_sets
+
+        return open_val_sets(self.recipe.data, self.recipe.scale)
+
+    # -- signals: stop at the next iteration boundary, save, export --------------------------------------------
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.stop_signal = signal.Signals(signum).name
+        signal.signal(signum, self._old_handlers.get(signum, signal.SIG_DFL))  # a second one acts at once
+        self.console.info(f"{self.stop_signal}: stopping after this iteration and saving a checkpoint")
+
+    def should_stop(self) -> bool:
+        """--max-steps reached or a stop signal on any process (agreed by all processes)."""
+        flag = float(self.stop_signal is not None)
+        if self.world > 1:
+            flag = float(self.accelerator.reduce(torch.tensor([flag], device=self.device), "sum").item())
+            if flag and self.stop_signal is None:
+                self.stop_signal = "SIGTERM"
+        return bool(flag) or (self.max_steps is not None and self.state.global_step >= self.max_steps)
+
+    # -- phases ------------------------------------------------------------------------------------------------
+    def new_generator(self, state_dict: dict[str, torch.Tensor] | None = None) -> nn.Module:
+        spec = self.recipe.generator
+        net = build_arch(spec.arch, scale=self.recipe.scale, **spec.kwargs)
+        if state_dict is not None:
+            net.load_state_dict(state_dict)
+        return net
+
+    def begin_phase(self, index: int, generator: nn.Module) -> Any:
+        from accelerate.utils import set_seed
+
+        spec = self.recipe.phases[index]
+        self.accelerator.free_memory()  # forget the previous phase's objects: checkpoints hold this phase's only
+        set_seed(self.recipe.seed + 1000 * (index + 1))  # e.g. D init: the same whether resumed or not
+        phase = build_phase(spec, self.recipe, generator)
+        phase.prepare(self.accelerator)
+        if self.resume is not None and self.resume.state.phase_index == index:
+            load_checkpoint(self.accelerator, self.resume, phase.ema)
+            phase.steps_done, self.resume = self.state.phase_step, None
+        self.batches = self._batches(index, spec)
+        self.console.info(f"phase {spec.name!r} ({spec.type}): step {self.state.phase_step}/{spec.iters}")
+        return phase
+
+    def _batches(self, index: int, spec: PhaseSpec) -> Any:
+        from srzoo.data import build_train_dataset
+
+        data = self.recipe.data
+        batch = spec.batch_size or data.batch_size
+        micro = micro_batch_size(batch, self.world, self.engine.grad_accum, f"phase {spec.name!r}")
+        seed = self.recipe.seed * 1000 + index
+        dataset = build_train_dataset(
+            data, scale=self.recipe.scale, patch_size=spec.patch_size or data.patch_size,
+            augment=spec.augment or data.augment, seed=seed, progress=self.main,
+        )  # fmt: skip
+        return train_batches(
+            dataset, micro=micro, seed=seed, rank=self.accelerator.process_index, world=self.world,
+            start_micro_batch=self.state.phase_step * self.engine.grad_accum,
+            num_workers=data.num_workers, device=self.device,
+        )  # fmt: skip
+
+    def step(self, phase: Any) -> dict[str, float]:
+        """One optimizer step (grad_accum micro-batches); values averaged over micro-batches and processes."""
+        sums: dict[str, float] = {}
+        for _ in range(self.engine.grad_accum):
+            for key, value in phase.train_step(next(self.batches), self.accelerator).items():
+                sums[key] = sums.get(key, 0.0) + value / self.engine.grad_accum
+        if self.world > 1:
+            keys = sorted(sums)
+            mean = self.accelerator.reduce(torch.tensor([sums[k] for k in keys], device=self.device), "mean")
+            sums = dict(zip(keys, mean.tolist()))
+        bad = {k: v for k, v in sums.items() if not math.isfinite(v)}
+        if bad:
+            last = self.checkpoints.complete()
+            keep = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+            raise TrainingError(
+                f"non-finite loss at step {self.state.global_step + 1} of phase {phase.spec.name!r} "
+                f"({', '.join(f'{k}={v}' for k, v in bad.items())}); {keep}. Lower the learning rate or set "
+                "train.grad_clip, then --resume auto"
+            )
+        self.state.advance()
+        values = sums | phase.learning_rates()
+        self.metrics.add(values)
+        self.console.step(phase.spec.name, values)
+        if self.due(self.engine.log_interval):
+            self.metrics.flush(self.state.global_step, phase.spec.name, {})
+        return values
+
+    def due(self, interval: int) -> bool:
+        return interval > 0 and self.state.global_step % interval == 0
+
+    # -- validation, checkpoints, exports ----------------------------------------------------------------------
+    def validate(self, phase: Any) -> None:
+        step = self.state.global_step
+        if self.validated_at == step or not self.recipe.data.val:
+            return
+        self.validated_at = step
+        if self.main:
+            metrics, grid = validate(phase.export_module(self.accelerator), self.val_sets, phase.val_losses(), self.device)
+            self.metrics.write(step, phase.spec.name, metrics)
+            if grid is not None:
+                self.metrics.image("val/grid", grid, step)
+            self.console.info(f"validation at step {step}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+            score = metrics.get(f"val/{self.val_sets[0].name}/psnr_y") if self.val_sets else None
+            best = self.state.best_psnr
+            if score is not None and step >= self.engine.best_warmup and (best is None or score > best):
+                self.state.best_psnr, self.state.best_step = score, step
+                self.export("best", phase, {"val_psnr_y": score})
+        self.accelerator.wait_for_everyone()
+
+    def checkpoint(self, phase: Any) -> None:
+        if self.checkpointed_at == self.state.global_step:
+            return
+        meta = {
+            "phase": phase.spec.name, "recipe": self.recipe.name, "config_hash": config_hash(self.recipe),
+            "srzoo": srzoo.__version__, "processes": self.world,
+        }  # fmt: skip
+        path = self.checkpoints.save(self.accelerator, self.state, meta, phase.ema)
+        self.checkpointed_at = self.state.global_step
+        log.info("saved checkpoint %s", path)
+
+    def export(self, name: str, phase: Any, extra: dict[str, Any] | None = None) -> None:
+        """Generator weights (EMA when enabled) as `<output>/<name>.safetensors` with srzoo metadata."""
+        state_dict = phase.export_state_dict(self.accelerator)
+        if self.main:
+            spec = self.recipe.generator
+            info = {"recipe": self.recipe.name, "phase": phase.spec.name, "step": self.state.global_step}
+            info |= {"ema": phase.ema is not None, "config_hash": config_hash(self.recipe), **(extra or {})}
+            path = self.output_dir / f"{name}.safetensors"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_weights(path, state_dict, arch=spec.arch, kwargs=spec.kwargs, scale=self.recipe.scale, extra=info)
+
+    def end_phase(self, phase: Any) -> nn.Module:
+        """Validate, checkpoint and export `<phase name>.safetensors`; the next phase starts from that generator."""
+        self.metrics.flush(self.state.global_step, phase.spec.name, {})
+        self.validate(phase)
+        self.checkpoint(phase)
+        self.export(phase.spec.name, phase)
+        self.batches = None
+        self.state.next_phase()
+        return self.new_generator(phase.export_state_dict(self.accelerator))
+
+    def finish(self, phase: Any | None) -> TrainResult:
+        """After the loop: a checkpoint when stopped early, `last.safetensors`, and a clean tracker shutdown."""
+        complete = self.state.phase_index >= len(self.recipe.phases)
+        status = "complete" if complete else self.stop_signal or "max_steps"
+        if phase is not None:
+            self.metrics.flush(self.state.global_step, phase.spec.name, {})
+            if not complete and self.state.global_step > 0:
+                self.checkpoint(phase)
+            self.export("last", phase)
+        self.accelerator.wait_for_everyone()
+        self.console.info(f"{status} at step {self.state.global_step}; outputs in {self.output_dir}")
+        return TrainResult(status, self.state.global_step, self.output_dir)
+
+    def close(self) -> None:
+        self.console.close()
+        self.accelerator.end_training()
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+            self._log_handler.close()

@@ -1,0 +1,83 @@
+"""A third-party plugin, built outside the source tree, is listed, built from a recipe and run — srzoo untouched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.plugin_factory import TINY_ARCH, make_dist, run_cli, run_python
+
+RECIPE = """
+name: acme_tiny
+scale: 2
+generator: {arch: tinynet, kwargs: {width: 6}}
+phases: [{name: psnr, type: supervised, iters: 1}]
+"""
+
+
+@pytest.fixture
+def acme(tmp_path: Path) -> Path:
+    return make_dist(tmp_path / "site", "acme-sr", "acme_sr", TINY_ARCH, {"srzoo.archs": {"tinynet": "acme_sr:TinyNet"}})
+
+
+def test_external_arch_is_listed_with_its_distribution(acme: Path) -> None:
+    result = run_cli(["list", "archs", "tiny*"], acme)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["tinynet", "acme-sr"]
+
+
+def test_external_arch_builds_from_a_recipe_and_passes_the_contract(acme: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "acme.yaml"
+    recipe.write_text(RECIPE)
+    result = run_python(
+        f"""
+        import srzoo, torch
+        from srzoo.testing import check_arch
+        recipe = srzoo.load_recipe({str(recipe)!r})
+        net = srzoo.build_arch(recipe.generator.arch, scale=recipe.scale, **recipe.generator.kwargs)
+        print(tuple(net(torch.rand(1, 3, 5, 7)).shape), net.body[0].out_channels)
+        check_arch("tinynet")
+        """,
+        acme,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(1, 3, 10, 14) 6"
+
+
+def test_real_pip_install_of_a_plugin_package(tmp_path: Path) -> None:
+    pkg = tmp_path / "acme-pkg"
+    (pkg / "acme_pip").mkdir(parents=True)
+    (pkg / "acme_pip" / "__init__.py").write_text('"""Acme SR plugin."""\n')
+    (pkg / "acme_pip" / "net.py").write_text(textwrap.dedent(TINY_ARCH))
+    (pkg / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["setuptools>=61"]
+            build-backend = "setuptools.build_meta"
+            [project]
+            name = "acme-pip-sr"
+            version = "2.3.0"
+            [project.entry-points."srzoo.archs"]
+            acmenet = "acme_pip.net:TinyNet"
+            [tool.setuptools]
+            packages = ["acme_pip"]
+            """
+        )
+    )
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(pkg)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    plugins = run_cli(["list", "plugins"], site)
+    assert "acme-pip-sr 2.3.0" in plugins.stdout and "archs: acmenet" in plugins.stdout
+    built = run_python("import srzoo; print(type(srzoo.build_arch('acmenet', scale=3)).__name__)", site)
+    assert built.stdout.strip() == "TinyNet", built.stderr
