@@ -163,8 +163,17 @@ def export_onnx(
             _round_up(56, m),
             generator=torch.Generator().manual_seed(0),
         )
-        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        got = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: check.numpy()})[0])
+        try:
+            options = ort.SessionOptions()
+            options.log_severity_level = 4  # failures are reported below as one line, not as ORT's log
+            session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
+            got = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: check.numpy()})[0])
+        except Exception as exc:  # onnxruntime's own error types; a shape baked in at trace time lands here
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise ConfigError(
+                f"the ONNX export of {model.card.arch!r} fails in onnxruntime at input {tuple(check.shape)} "
+                f"({first}); nothing written"
+            ) from None
         with torch.inference_mode():
             ref = wrapper(check)
         if got.shape != ref.shape:

@@ -111,7 +111,9 @@ def _open(path: Path, limit: int):  # -> PIL.Image.Image
                 f"{path}: not an image file Pillow can read (corrupt or unknown format)"
             ) from None
         except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            if exc.errno is not None:  # the OS refused (permissions, I/O error)
+                raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
     w, h = im.size
@@ -193,11 +195,13 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
         if getattr(im, "n_frames", 1) > 1:
             log.warning("%s: %d frames; srzoo upscales the first one only", path, im.n_frames)
         icc = im.info.get("icc_profile") or None
+        wide = _is_wide_colour(im)  # before getexif(): for PNG that decodes the pixels and drops im.tile
         exif = im.getexif()
         orientation = int(exif.get(_ORIENTATION, 1) or 1)
         exif.pop(_ORIENTATION, None)
-        exif_bytes = exif.tobytes() if len(exif) else None
-        if _is_wide_colour(im):
+        # A TIFF's "EXIF" is its own image directory (sizes, strips): never copy that into another file.
+        exif_bytes = exif.tobytes() if len(exif) and fmt != "TIFF" else None
+        if wide:
             pixels, alpha = _read_wide(path, mode)
             icc_ok = True
         else:
@@ -337,7 +341,7 @@ def write_image(
         options: dict[str, object] = {}
         if icc_profile and fmt != "BMP":
             options["icc_profile"] = icc_profile
-        if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        if exif and fmt in ("JPEG", "PNG", "WEBP"):
             options["exif"] = exif
         if fmt in ("JPEG", "WEBP"):
             options["quality"] = int(quality)

@@ -201,7 +201,8 @@ def collect_inputs(
             files = sorted(
                 p
                 for p in path.glob(pattern)
-                if p.is_file() and p.suffix.lower() in IMAGE_EXTS and p.name[0] != "."
+                # broken links are kept, so they are reported instead of silently skipped
+                if (p.is_file() or p.is_symlink()) and p.suffix.lower() in IMAGE_EXTS and p.name[0] != "."
             )
             found.extend((p, path) for p in files)
         else:

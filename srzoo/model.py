@@ -74,6 +74,11 @@ def _resolve_arch(weights: WeightsFile, arch: str | None) -> tuple[str, dict[str
     meta = weights.srzoo_meta
     if "arch" in meta and (arch is None or arch == meta["arch"]):
         return meta["arch"], dict(meta.get("kwargs", {})), int(meta["scale"]), weights.state_dict
+    if "arch" in meta:
+        raise WeightsError(
+            f"{weights.path or 'weights'} holds weights of arch {meta['arch']!r}, not {arch!r}; "
+            f"drop --arch or pass --arch {meta['arch']}"
+        )
     candidates = [arch] if arch else ARCHS.names()
     errors = []
     for name in candidates:

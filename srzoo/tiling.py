@@ -203,8 +203,9 @@ def choose_tile(model: SRModel, height: int, width: int, overlap: int = 16) -> i
     else:
         import psutil
 
+        # The float HR buffer and its integer copy are needed whatever the tile; tiles share what is left.
         out_bytes = 4 * 3 * height * width * model.scale**2
-        budget = min(1 << 30, max(64 << 20, 0.3 * (psutil.virtual_memory().available - 3 * out_bytes)))
+        budget = min(512 << 20, max(64 << 20, 0.3 * (psutil.virtual_memory().available - 2 * out_bytes)))
     m = _multiple(model)
     side = int(math.sqrt(budget / bytes_per_pixel(model)))
     side = min(side, MAX_TILE.get(device.type, 512))

@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     done = len(files) - failed
     print(
         f"upscaled {done} of {len(files)} file(s) x{model.scale} on {device} ({model.precision}) in {elapsed:.1f} s: "
-        f"{done_mp:.1f} output MP, {done_mp / max(elapsed, 1e-9):.2f} MP/s"
+        f"{done_mp:.2f} output MP, {done_mp / max(elapsed, 1e-9):.2f} MP/s"
     )
     if failed:
         print(f"srzoo infer: {failed} of {len(files)} files failed", file=sys.stderr)

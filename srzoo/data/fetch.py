@@ -113,7 +113,7 @@ def fetch(archive: Archive, root: Path, *, what: str, expected: Path) -> list[Pa
     root.mkdir(parents=True, exist_ok=True)
     target = root / DOWNLOADS / archive.filename
     hint = f"or put the extracted files at {expected} yourself (or the archive at {target})"
-    log.warning("downloading %s for %s from %s", archive.filename, what, archive.url)
+    log.info("downloading %s for %s from %s", archive.filename, what, archive.url)
     download(archive.url, target, sha256=archive.sha256, what=f"{what} ({archive.filename})", hint=hint)
     verify_archive(target, archive)
     scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=root))

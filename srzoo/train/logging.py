@@ -104,7 +104,8 @@ class MetricsLog:
     def flush(self, step: int, phase: str, extra: Mapping[str, float]) -> None:
         if not self.count:
             return
-        values = {f"train/{k}": v / self.count for k, v in self.sums.items()} | dict(extra)
+        values = {(k if k.startswith("lr/") else f"train/{k}"): v / self.count for k, v in self.sums.items()}
+        values |= dict(extra)
         self.sums, self.count = {}, 0
         self.write(step, phase, values)
         log.info("step %d %s: %s", step, phase, "  ".join(f"{k}={v:.5g}" for k, v in values.items()))

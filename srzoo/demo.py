@@ -1,0 +1,186 @@
+"""`srzoo demo`: train esrgan_tiny_x4 on scikit-image's bundled photos, bench held-out ones against bicubic."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from srzoo.errors import ConfigError, InputError, WeightsError
+from srzoo.io_utils import atomic_write
+
+RECIPE = "esrgan_tiny_x4"
+# scikit-image ships these in its wheel (no download); all CC0 or public domain (see skimage.data docstrings).
+TRAIN_IMAGES = ("astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "brick", "grass",
+                "gravel", "coins", "moon", "text", "page")  # fmt: skip
+HOLDOUT_IMAGES = ("chelsea", "coffee", "camera")  # never seen in training: the numbers the demo reports
+MARKER = ".srzoo-demo"
+# Sized so the whole demo (both phases, bench, figure) fits in 10 minutes on 2 CPU cores.
+DEMO_OVERRIDES = (
+    "phases.0.iters=600",
+    "phases.1.iters=60",
+    "data.num_workers=1",
+    "train.val_interval=200",
+    "train.checkpoint_interval=200",
+    "train.log_interval=20",
+    "train.trackers=[]",
+)
+
+
+@dataclass
+class DemoResult:
+    output_dir: Path
+    table: str
+    scores: dict[str, dict[str, float]]  # model -> {"psnr": mean PSNR-Y, "ssim": mean SSIM-Y}
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def write_images(folder: Path, names: Sequence[str]) -> None:
+    """Save the named scikit-image sample images as PNG files (RGBA and float images are converted to uint8)."""
+    try:
+        import skimage.data
+    except ImportError:
+        raise ConfigError("the demo needs scikit-image: pip install 'srzoo[demo]'") from None
+    from srzoo.data.images import save_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        image = np.asarray(getattr(skimage.data, name)())
+        if image.dtype != np.uint8:
+            image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+        save_image(folder / f"{name}.png", image[..., :3] if image.ndim == 3 else image)
+
+
+def perceptual_fallback(recipe: Any, say: Callable[[str], None] = print) -> list[str]:
+    """Overrides swapping `weights: none` into perceptual losses whose ImageNet VGG cannot be had (offline).
+
+    Only the demo and the CPU benchmark use this: a random VGG is a weak perceptual loss, so the run says so.
+    """
+    from srzoo.build import build_loss
+
+    overrides, verdicts = [], {}
+    for i, phase in enumerate(recipe.phases):
+        for j, loss in enumerate(phase.losses):
+            if loss.name != "perceptual" or loss.kwargs.get("weights", "imagenet") != "imagenet":
+                continue
+            vgg = str(loss.kwargs.get("vgg_type", "vgg19"))
+            if vgg not in verdicts:
+                try:
+                    build_loss("perceptual", vgg_type=vgg, layer_weights={"conv1_1": 1.0}, weights="imagenet")
+                    verdicts[vgg] = True
+                except WeightsError as exc:
+                    verdicts[vgg] = False
+                    say(f"note: {exc}; phase {phase.name!r} uses a randomly initialised VGG perceptual loss")
+            if not verdicts[vgg]:
+                overrides.append(f"phases.{i}.losses.{j}.kwargs.weights=none")
+    return overrides
+
+
+def prepare_output(output_dir: Path, overwrite: bool) -> None:
+    if output_dir.exists() and any(output_dir.iterdir()):
+        if not overwrite:
+            raise InputError(f"{output_dir} exists and is not empty; pass --overwrite or another --output-dir")
+        if not (output_dir / MARKER).is_file():
+            raise InputError(f"{output_dir} was not made by `srzoo demo`; refusing to overwrite it")
+        shutil.rmtree(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / MARKER).write_text("made by `srzoo demo`; --overwrite may delete this folder\n")
+
+
+def demo_recipe(output_dir: Path, steps_scale: float, overrides: Sequence[str], say: Callable[[str], None]) -> Any:
+    from srzoo.recipe import load_recipe
+
+    train_dir, holdout_dir = output_dir / "images" / "train", output_dir / "images" / "holdout"
+    data = [
+        f"data.train=[{{name: image_folder, kwargs: {{path: '{train_dir}'}}}}]",
+        f"data.val=[{{name: image_folder, kwargs: {{path: '{holdout_dir}'}}}}]",
+        "data.val_max_images=0",
+        "data.val_center_crop=256",
+    ]
+    recipe = load_recipe(RECIPE, [*DEMO_OVERRIDES, *data, *overrides])
+    if steps_scale <= 0:
+        raise ConfigError(f"--steps-scale must be > 0, got {steps_scale}")
+    scaled = [f"phases.{i}.iters={max(1, round(p.iters * steps_scale))}" for i, p in enumerate(recipe.phases)]
+    fallback = perceptual_fallback(recipe, say)
+    return load_recipe(RECIPE, [*DEMO_OVERRIDES, *data, *overrides, *scaled, *fallback])
+
+
+def bench_holdout(run_dir: Path, holdout_dir: Path, output_dir: Path, phases: Sequence[str]) -> tuple[str, dict]:
+    """Bicubic and each phase's generator on the held-out photos: results.md/.json and comparison.png."""
+    from srzoo.bench import run_bench
+    from srzoo.bench_report import BenchReport, SetResult
+    from srzoo.data.images import load_image
+    from srzoo.figures import FigureRow, Tile, comparison_figure, crop, detail_box
+    from srzoo.model import load_model
+
+    rows: dict[str, SetResult] = {}  # display label -> result
+    folders: dict[str, Path] = {}  # display label -> folder of its SR images
+    convention: dict[str, Any] = {}
+    for i, phase in enumerate(phases):
+        save = output_dir / "sr" / phase
+        model = load_model(run_dir / f"{phase}.safetensors")
+        report = run_bench(model, [str(holdout_dir)], metrics=("psnr", "ssim"), baseline=i == 0, save_images_dir=save)
+        convention = convention or report.convention
+        for result in report.results:
+            label = "bicubic" if result.model == "bicubic" else phase
+            folders[label] = save / result.model / result.set
+            result.model = label if label == "bicubic" else f"{RECIPE} {phase}"
+            rows[label] = result
+    merged = BenchReport(convention, list(rows.values()), ("psnr", "ssim"))
+    merged.write_json(output_dir / "results.json")
+    table = merged.to_markdown()
+    with atomic_write(output_dir / "results.md") as tmp:
+        tmp.write_text("# srzoo demo: held-out photos, x4\n\n" + table, encoding="utf-8")
+    figure = []
+    for image in rows["bicubic"].images:
+        hr = load_image(holdout_dir / f"{image.name}.png")
+        hr = hr[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4]  # modcrop: the SR outputs' size
+        box = detail_box(hr)
+        tiles = []
+        for label, result in rows.items():
+            score = next(i for i in result.images if i.name == image.name).scores["psnr"]
+            tiles.append(Tile(f"{label} {score:.2f} dB", crop(load_image(folders[label] / f"{image.name}.png"), box)))
+        figure.append(FigureRow(image.name, [*tiles, Tile("HR", crop(hr, box))]))
+    comparison_figure(figure, output_dir / "comparison.png", title="srzoo demo: x4 on held-out photos (PSNR-Y)")
+    return table, {r.model: {"psnr": r.mean("psnr"), "ssim": r.mean("ssim")} for r in rows.values()}
+
+
+def run_demo(
+    output_dir: Path, *, overwrite: bool = False, steps_scale: float = 1.0, overrides: Sequence[str] = (),
+    say: Callable[[str], None] = print,
+) -> DemoResult:  # fmt: skip
+    """Train esrgan_tiny_x4 (both phases) on bundled photos, then bench the held-out ones against bicubic."""
+    from srzoo.train.loop import train
+    from srzoo.train.options import TrainOptions
+
+    start = time.perf_counter()
+    output_dir = output_dir.resolve()
+    prepare_output(output_dir, overwrite)
+    write_images(output_dir / "images" / "train", TRAIN_IMAGES)
+    write_images(output_dir / "images" / "holdout", HOLDOUT_IMAGES)
+    notes: list[str] = []
+
+    def note(message: str) -> None:
+        notes.append(message)
+        say(message)
+
+    recipe = demo_recipe(output_dir, steps_scale, overrides, note)
+    say(f"training {recipe.name} ({', '.join(f'{p.name}: {p.iters} iterations' for p in recipe.phases)}) ...")
+    result = train(recipe, TrainOptions(output_dir=output_dir / "run"))
+    if result.status != "complete":
+        raise InputError(f"demo training stopped early ({result.status}); its files are in {output_dir / 'run'}")
+    table, scores = bench_holdout(
+        output_dir / "run", output_dir / "images" / "holdout", output_dir, [p.name for p in recipe.phases]
+    )
+    seconds = time.perf_counter() - start
+    summary = {"seconds": seconds, "scores": scores, "notes": notes, "holdout": list(HOLDOUT_IMAGES)}
+    with atomic_write(output_dir / "demo.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return DemoResult(output_dir, table, scores, seconds, notes)

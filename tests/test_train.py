@@ -1,0 +1,231 @@
+"""Training in-process: each phase, exports and metadata, bit-exact resume, stops, NaN guard, config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from srzoo.errors import ConfigError
+from srzoo.recipe import load_recipe
+from srzoo.registries import LOSSES
+from srzoo.train.loop import train
+from srzoo.train.options import TrainOptions
+from srzoo.train.session import TrainingError
+from srzoo.train.testing import tiny_recipe, write_recipe
+from srzoo.weights import load_weights_file
+
+
+@pytest.fixture(scope="module")
+def recipe_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    return write_recipe(root / "tiny.yaml", tiny_recipe(root))
+
+
+def run(recipe_file: Path, out: Path, *overrides: str, **options: object):
+    return train(load_recipe(recipe_file, list(overrides)), TrainOptions(output_dir=out, **options))
+
+
+def tensors(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+def assert_same(a: Path, b: Path) -> None:
+    ta, tb = tensors(a), tensors(b)
+    assert ta.keys() == tb.keys()
+    different = [k for k in ta if not torch.equal(ta[k], tb[k])]
+    assert not different, f"{a.name}: {len(different)} tensors differ, e.g. {different[:3]}"
+
+
+def metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_supervised_phase_trains_and_exports(recipe_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = run(recipe_file, out, "phases=[{name: psnr, type: supervised, iters: 6, optimizer: {lr: 2.0e-3}}]",
+                 "train.trackers=[tensorboard]", "train.ema_decay=null")  # fmt: skip
+    assert (result.status, result.global_step, result.exit_code) == ("complete", 6, 0)
+    for name in ("psnr", "last", "best"):
+        assert (out / f"{name}.safetensors").is_file(), name
+    assert_same(out / "psnr.safetensors", out / "last.safetensors")
+    # Without EMA the export is the trained net: the checkpoint of the final step holds the same weights.
+    assert_same(out / "checkpoints" / "checkpoint-00000006" / "model.safetensors", out / "last.safetensors")
+    meta = load_weights_file(out / "last.safetensors").srzoo_meta
+    assert meta["arch"] == "rrdbnet" and meta["scale"] == 4 and meta["kwargs"]["num_feat"] == 8
+    assert meta["extra"]["phase"] == "psnr" and meta["extra"]["step"] == 6 and meta["extra"]["ema"] is False
+    from srzoo.model import load_model
+
+    model = load_model(out / "last.safetensors")
+    assert model(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+    # keep_checkpoints=2 of the saves at steps 2, 4, 6
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-00000004", "checkpoint-00000006"]
+    records = metrics(out)
+    train_steps = [r["step"] for r in records if "train/g/l1" in r]
+    assert train_steps == [1, 2, 3, 4, 5, 6]
+    assert all(r["lr/g"] == pytest.approx(2e-3) for r in records if "lr/g" in r)
+    val = [r for r in records if "val/val/psnr_y" in r]
+    assert [r["step"] for r in val] == [3, 6]
+    # Validation scores the exported generator exactly as `srzoo bench` does.
+    from srzoo.bench import run_bench
+
+    val_dir = Path(load_recipe(recipe_file).data.val[0].kwargs["path"])
+    bench = run_bench(model, [str(val_dir)], baseline=False).results[0]
+    assert val[-1]["val/val/psnr_y"] == pytest.approx(bench.mean("psnr"), abs=0.02)
+    assert val[-1]["val/val/ssim_y"] == pytest.approx(bench.mean("ssim"), abs=1e-3)
+    assert list((out / "logs").rglob("events.out.tfevents.*")), "no TensorBoard event file"
+    assert "complete at step 6" in (out / "train.log").read_text()
+
+
+def test_adversarial_phase_starts_from_previous_ema_and_logs_every_term(recipe_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "zero"
+    run(recipe_file, out, "phases.1.iters=0")
+    # A 0-iteration GAN phase exports exactly the generator it started from: the PSNR phase's EMA weights.
+    assert_same(out / "psnr.safetensors", out / "gan.safetensors")
+    psnr_ckpt = tensors(out / "checkpoints" / "checkpoint-00000004" / "model.safetensors")
+    ema = tensors(out / "psnr.safetensors")
+    assert any(not torch.equal(psnr_ckpt[k], ema[k]) for k in ema), "EMA should differ from the raw weights"
+
+    out2 = tmp_path / "gan"
+    run(recipe_file, out2, "phases.0.iters=1")
+    records = [r for r in metrics(out2) if r["phase"] == "gan" and "train/g/adv" in r]
+    assert len(records) == 4
+    for key in ("g/l1", "g/perceptual", "g/adv", "g/total", "d/adv", "d/real_logit", "d/fake_logit"):
+        assert all(isinstance(r[f"train/{key}"], float) for r in records), key
+    lrs = [r["lr/d"] for r in metrics(out2) if r["phase"] == "gan" and "lr/d" in r]
+    assert lrs == pytest.approx([1e-4, 5e-5, 5e-5, 5e-5])  # multistep at 2 iterations, stepped once per iteration
+    total = records[0]
+    expected = 0.01 * total["train/g/l1"] + total["train/g/perceptual"] + 0.005 * total["train/g/adv"]
+    assert total["train/g/total"] == pytest.approx(expected, rel=1e-5)
+    d_start = tensors(out2 / "checkpoints" / "checkpoint-00000004" / "model_1.safetensors")
+    d_end = tensors(out2 / "checkpoints" / "checkpoint-00000005" / "model_1.safetensors")
+    assert any(not torch.equal(d_start[k], d_end[k]) for k in d_end), "the discriminator never stepped"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers_accum", [(0, 1), (1, 2)], ids=["plain", "workers+grad_accum"])
+def test_resume_is_bit_exact_across_the_phase_boundary(
+    recipe_file: Path, tmp_path: Path, workers_accum: tuple[int, int]
+) -> None:
+    workers, accum = workers_accum
+    options = (f"data.num_workers={workers}", f"train.grad_accum={accum}")
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    run(recipe_file, straight, *options)
+    first = run(recipe_file, resumed, *options, max_steps=3)  # stops inside the PSNR phase
+    assert (first.status, first.global_step) == ("max_steps", 3)
+    assert (resumed / "last.safetensors").is_file() and not (resumed / "gan.safetensors").exists()
+    assert (resumed / "checkpoints" / "checkpoint-00000003").is_dir()
+    second = run(recipe_file, resumed, *options, resume="auto")
+    assert (second.status, second.global_step) == ("complete", 8)
+    final = "checkpoints/checkpoint-00000008"
+    for name in ("last.safetensors", "psnr.safetensors", "gan.safetensors", f"{final}/model.safetensors",
+                 f"{final}/model_1.safetensors", f"{final}/ema.safetensors"):  # fmt: skip
+        assert_same(straight / name, resumed / name)
+
+
+def test_existing_run_needs_resume_and_resume_needs_a_checkpoint(recipe_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run(recipe_file, out, max_steps=1)
+    with pytest.raises(ConfigError, match="already holds a run; pass --resume auto"):
+        run(recipe_file, out, max_steps=2)
+    with pytest.raises(ConfigError, match="not a complete srzoo checkpoint"):
+        run(recipe_file, tmp_path / "other", resume=str(tmp_path))
+    fresh = run(recipe_file, tmp_path / "fresh", resume="auto", max_steps=1)  # nothing to resume: starts at 0
+    assert fresh.global_step == 1
+
+
+class _Boom(torch.nn.Module):
+    """L1 that misbehaves on its `at`-th call: returns NaN, or sends this process a signal."""
+
+    calls = 0
+    at = 3
+    action = "nan"
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        type(self).calls += 1
+        loss = (pred - target).abs().mean()
+        if type(self).calls == self.at:
+            if self.action == "nan":
+                return loss * float("nan")
+            os.kill(os.getpid(), getattr(signal, self.action))
+        return loss
+
+
+@pytest.fixture
+def boom():
+    _Boom.calls = 0
+    LOSSES.register("test_boom", _Boom)
+    yield _Boom
+    LOSSES.unregister("test_boom")
+
+
+def test_nan_loss_stops_with_the_last_good_checkpoint_intact(recipe_file: Path, tmp_path: Path, boom) -> None:
+    boom.action = "nan"
+    out = tmp_path / "run"
+    with pytest.raises(TrainingError, match=r"non-finite loss at step 3 of phase 'psnr' \(g/test_boom=nan"):
+        run(recipe_file, out, "phases.0.losses=[{name: test_boom}]")
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["checkpoint-00000002"]
+    weights = tensors(out / "checkpoints" / "checkpoint-00000002" / "model.safetensors")
+    assert all(torch.isfinite(t).all() for t in weights.values())
+    assert not (out / "last.safetensors").exists()  # a crash is not a stop: no export of NaN weights
+
+
+@pytest.mark.parametrize(("sig", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_signal_saves_a_checkpoint_and_last(recipe_file: Path, tmp_path: Path, boom, sig: str, code: int) -> None:
+    boom.action, boom.at = sig, 3
+    out = tmp_path / "run"
+    before = signal.getsignal(signal.SIGINT)
+    result = run(recipe_file, out, "phases.0.losses=[{name: test_boom}]", "train.checkpoint_interval=0")
+    assert (result.status, result.global_step, result.exit_code) == (sig, 3, code)
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["checkpoint-00000003"]
+    assert (out / "last.safetensors").is_file()
+    assert signal.getsignal(signal.SIGINT) is before  # handlers restored
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["phases.0.gan_loss={name: ragan}"], "is supervised: remove gan_loss"),
+        (["discriminator=null"], "needs `gan_loss`"),
+        (["phases.1.losses=[{name: ragan}]"], "'ragan' is a GAN loss; give it as `gan_loss`"),
+        (["discriminator.kwargs.input_size=64"], "input_size 64 differs from the HR patch size 32"),
+        (["data.batch_size=3"], "batch_size 3 is not divisible by processes x grad_accum = 1 x 1"),
+        (["train.trackers=[mlflow]"], "'mlflow' is not supported"),
+    ],
+)
+def test_config_errors_are_one_line(recipe_file: Path, tmp_path: Path, overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        run(recipe_file, tmp_path / "run", *overrides)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_trackers_missing_package_is_an_error_and_wandb_goes_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from srzoo.train import logging as train_logging
+
+    monkeypatch.setitem(train_logging.TRACKER_PACKAGES, "wandb", "srzoo_no_such_package")
+    with pytest.raises(ConfigError, match="package 'srzoo_no_such_package' is not installed"):
+        train_logging.check_trackers(["wandb"])
+    monkeypatch.setitem(train_logging.TRACKER_PACKAGES, "wandb", "wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert train_logging.check_trackers(["wandb", "tensorboard"]) == ["wandb", "tensorboard"]
+    assert os.environ["WANDB_MODE"] == "offline"
+    monkeypatch.setenv("WANDB_MODE", "disabled")  # an explicit choice is respected
+    train_logging.check_trackers(["wandb"])
+    assert os.environ["WANDB_MODE"] == "disabled"
+
+
+def test_cli_train_runs_and_reports_errors_in_one_line(recipe_file: Path, tmp_path: Path, capsys) -> None:
+    from srzoo.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["train", str(recipe_file), "phases.1.iters=1", "--max-steps", "5", "--output-dir", str(out)]) == 0
+    assert (out / "gan.safetensors").is_file() and load_weights_file(out / "last.safetensors").srzoo_meta
+    assert main(["train", str(recipe_file), "phases.0.itres=1", "--output-dir", str(tmp_path / "bad")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("srzoo train: error: unknown key 'phases.0.itres' — did you mean 'iters'")
