@@ -12,6 +12,7 @@ from torch import nn
 from srzoo.build import build_arch
 from srzoo.descriptors import Capabilities, StateDict
 from srzoo.errors import ConfigError, WeightsError
+from srzoo.fastpath import fuse_for_inference
 from srzoo.registries import ARCHS, arch_info
 from srzoo.weights import WeightsFile, resolve_weights
 
@@ -41,11 +42,13 @@ class SRModel(nn.Module):
         self.card = card
         self.precision = precision
         self.dtype = DTYPES[precision]
-        # channels_last lets oneDNN / cuDNN pick their fastest conv kernels; opt out with fast=False.
+        # channels_last lets oneDNN / cuDNN pick their fastest conv kernels, and on CPU conv + activation /
+        # residual add run as one oneDNN kernel (srzoo.fastpath); opt out with fast=False.
         self.channels_last = fast
         self.net.to(dtype=self.dtype)
         if fast:
             self.net.to(memory_format=torch.channels_last)
+            self.net = fuse_for_inference(self.net)
 
     @property
     def scale(self) -> int:

@@ -194,7 +194,7 @@ def test_signal_saves_a_checkpoint_and_last(recipe_file: Path, tmp_path: Path, b
         (["discriminator=null"], "needs `gan_loss`"),
         (["phases.1.losses=[{name: ragan}]"], "'ragan' is a GAN loss; give it as `gan_loss`"),
         (["discriminator.kwargs.input_size=64"], "input_size 64 differs from the HR patch size 32"),
-        (["data.batch_size=3"], "batch_size 3 is not divisible by processes x grad_accum = 1 x 1"),
+        (["train.grad_accum=2", "data.batch_size=3"], "batch_size 3 is not divisible by processes x grad_accum = 1 x 2"),
         (["train.trackers=[mlflow]"], "'mlflow' is not supported"),
     ],
 )

@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--steps-scale", type=float, default=1.0, metavar="F", help="multiply every phase's iterations (e.g. 0.1)"
     )
+    from srzoo.train.options import allow_intermixed
+
+    allow_intermixed(parser)
     parser.set_defaults(func=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from srzoo.train.options import add_train_arguments
+    from srzoo.train.options import add_train_arguments, allow_intermixed
 
     parser = subparsers.add_parser(
         "train",
@@ -15,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "same arguments (see docs/training.md).",
     )
     add_train_arguments(parser)
+    allow_intermixed(parser)
     parser.set_defaults(func=run)
 
 

@@ -6,13 +6,14 @@ import argparse
 import sys
 
 from srzoo.errors import SrzooError
-from srzoo.train.options import add_train_arguments, run_from_args
+from srzoo.train.options import add_train_arguments, allow_intermixed, run_from_args
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m srzoo.train", description="Train a recipe (same as `srzoo train`).")
     add_train_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    allow_intermixed(parser)
     args = parser.parse_args(argv)
     try:
         return run_from_args(args)

@@ -28,6 +28,29 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], help="override train.mixed_precision")
 
 
+def allow_intermixed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Let KEY=VALUE overrides follow options (`srzoo train R --max-steps 5 a.b=1`), also as a subcommand.
+
+    argparse stops filling a positional once an option interrupts it; its intermixed parsing fixes that but is
+    only offered at the top level, so the subcommand's own parse is routed through it (it re-enters once).
+    """
+    plain = parser.parse_known_args
+    busy = False
+
+    def parse_known_args(args=None, namespace=None):  # type: ignore[no-untyped-def]
+        nonlocal busy
+        if busy:
+            return plain(args, namespace)
+        busy = True
+        try:
+            return parser.parse_known_intermixed_args(args, namespace)
+        finally:
+            busy = False
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    return parser
+
+
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
     from srzoo.errors import ConfigError
 

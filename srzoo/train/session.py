@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import srzoo
 from srzoo.build import build_arch, build_phase
 from srzoo.config import config_hash, to_dict
 from srzoo.errors import ConfigError, SrzooError
+from srzoo.io_utils import atomic_write
 from srzoo.recipe import PhaseSpec, Recipe
 from srzoo.train.checkpoint import Checkpoints, TrainState, load_checkpoint
 from srzoo.train.data import micro_batch_size, train_batches
@@ -46,6 +48,9 @@ class TrainResult:
 def _accelerator(mixed_precision: str, grad_accum: int, trackers: list[str], output_dir: Path) -> Any:
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
+
+    # torch >= 2.11 renames DDP's broadcast_buffers; Accelerate still passes the old name, which behaves as wanted.
+    warnings.filterwarnings("ignore", message=".*`broadcast_buffers` is deprecated", category=FutureWarning)
 
     try:
         return Accelerator(
@@ -82,10 +87,14 @@ class Session:
             )
         self.state = TrainState(**vars(self.resume.state)) if self.resume else TrainState()
         self.max_steps = options.max_steps
+        # Everything that can reject the recipe runs before anything is written or opened.
+        self._check_phases()
+        self.val_sets = self._open_val_sets()
         if self.main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self.checkpoints.clean_temporary()
-            (self.output_dir / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+            with atomic_write(self.output_dir / "recipe.yaml") as tmp:
+                tmp.write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
         acc.wait_for_everyone()
         self._log_handler = setup_file_log(self.output_dir, self.main)
         total = sum(p.iters for p in recipe.phases)
@@ -94,7 +103,6 @@ class Session:
         self.metrics = MetricsLog(acc, self.output_dir)
         if trackers:
             acc.init_trackers(recipe.name, config=flat_config(to_dict(recipe)))
-        self.val_sets = self._open_val_sets()
         self.validated_at = self.checkpointed_at = self.state.global_step if self.resume else -1
         self.stop_signal: str | None = None
         self._old_handlers: dict[int, Any] = {}
@@ -102,6 +110,14 @@ class Session:
         set_seed(recipe.seed)
         where = f"resuming {self.resume.path.name}" if self.resume else "starting"
         self.console.info(f"{where} {recipe.name} in {self.output_dir} ({self.world} process(es), {acc.device})")
+
+    def _check_phases(self) -> None:
+        """Build every phase still to run once, so a bad GAN phase fails now, not after days of pre-training."""
+        for index, spec in enumerate(self.recipe.phases[self.state.phase_index :], start=self.state.phase_index):
+            micro_batch_size(spec.batch_size or self.recipe.data.batch_size, self.world, self.engine.grad_accum,
+                             f"phase {spec.name!r}")  # fmt: skip
+            if index > self.state.phase_index or self.resume is None:
+                build_phase(spec, self.recipe, self.new_generator())
 
     def _open_val_sets(self) -> list[Any]:
         if not self.main or not self.recipe.data.val:

@@ -66,9 +66,8 @@ class RRDB(nn.Module):
         out = x
         for rdb in self.children():
             out = rdb(out)
-        return out.mul_(self.res_scale).add_(
-            x
-        )  # `out` is the last RDB's fresh output (num_dense_blocks >= 1)
+        # `out` is the last RDB's fresh output (num_dense_blocks >= 1), safe to scale in place
+        return out.mul_(self.res_scale).add_(x)
 
 
 @describe_arch(

@@ -81,9 +81,10 @@ def test_legacy_2018_matches_spandrel(scale: int) -> None:
 
 def test_real_weights_round_trip(shared_weights: Path) -> None:
     sd = torch.load(shared_weights, map_location="cpu", weights_only=True)["params"]
+    kwargs = layouts.infer_kwargs(sd)
     for to_legacy in (layouts.to_legacy_2018, layouts.to_legacy_2019):
         assert same(layouts.convert_state_dict(to_legacy(sd)), sd)
-    kwargs = layouts.infer_kwargs(sd)
+        assert layouts.infer_kwargs(to_legacy(sd)) == kwargs
     assert kwargs == {
         "scale": 4, "in_channels": 3, "out_channels": 3, "num_feat": 64, "num_grow": 32, "num_blocks": 23,
         "num_dense_blocks": 3, "num_dense_convs": 5, "upsampler": "nearest",
