@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
             weights = tiny_weights(Path(tmp))
             args.size, args.tile = 96, "48"
-        cfg = {"weights": str(weights), "device": args.device, "precision": args.precision, "size": args.size,
-               "tile": args.tile, "overlap": args.overlap, "batch": args.batch, "threads": threads}  # fmt: skip
+        cfg = {"weights": str(weights), "device": args.device, "precision": args.precision}
+        cfg |= {"size": args.size, "tile": args.tile, "overlap": args.overlap, "batch": args.batch}
+        cfg["threads"] = threads
         common.log(f"upscaling {args.size}x{args.size} in a child process (tile {args.tile})")
         proc = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps(cfg)],

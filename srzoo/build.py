@@ -88,7 +88,7 @@ def build_scheduler(
 
 
 def build_phase(spec: PhaseSpec, recipe: Recipe, generator: nn.Module) -> Any:
-    """A training phase from the `srzoo.phases` registry: `cls(spec, recipe, generator)` (see docs/training.md)."""
+    """A training phase from the `srzoo.phases` registry: `cls(spec, recipe, generator)` (see docs)."""
     return PHASES.get(spec.type)(spec, recipe, generator)
 
 

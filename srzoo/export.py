@@ -1,4 +1,4 @@
-"""Export models for other tools: ONNX (dynamic size, checked with onnxruntime), srzoo safetensors, BasicSR .pth."""
+"""Export models for other tools: ONNX (dynamic size, checked in onnxruntime), safetensors, BasicSR .pth."""
 
 from __future__ import annotations
 
@@ -42,12 +42,13 @@ class ExportReport:
         line = f"wrote {self.path} ({self.format}, {self.seconds:.1f} s)"
         if self.max_abs_diff is not None:
             shape = "x".join(map(str, self.checked_shape or ()))
-            line += f"; onnxruntime vs PyTorch at {shape}: max abs diff {self.max_abs_diff:.2e} ({self.exporter} exporter)"
+            line += f"; onnxruntime vs PyTorch at {shape}: max abs diff {self.max_abs_diff:.2e}"
+            line += f" ({self.exporter} exporter)"
         return line
 
 
 class _Clamped(nn.Module):
-    """The graph users run: the net, then the clamp to [0, 1] that srzoo applies (so outputs match `infer`)."""
+    """The graph users run: the net, then srzoo's clamp to [0, 1] (so outputs match `srzoo infer`)."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -117,7 +118,7 @@ def export_onnx(
     opset: int | None = None,
     tolerance: float = ONNX_TOLERANCE,
 ) -> ExportReport:
-    """ONNX with dynamic batch/height/width; runs it in onnxruntime at another size and fails beyond `tolerance`.
+    """ONNX with dynamic batch/height/width, run in onnxruntime at another size; fails beyond `tolerance`.
 
     The file appears only when the check passes. Input sides must be multiples of the arch's size multiple.
     """
@@ -178,13 +179,15 @@ def export_onnx(
             ref = wrapper(check)
         if got.shape != ref.shape:
             raise ConfigError(
-                f"ONNX export of {model.card.arch!r} gives shape {tuple(got.shape)} at input {tuple(check.shape)}, "
+                f"ONNX export of {model.card.arch!r} gives shape {tuple(got.shape)} "
+                f"at input {tuple(check.shape)}, "
                 f"PyTorch {tuple(ref.shape)}: the arch bakes its input size into the graph; nothing written"
             )
         diff = float((got - ref).abs().max())
         if not diff <= tolerance:
             raise ConfigError(
-                f"ONNX output differs from PyTorch by {diff:.2e} > {tolerance:g} at {tuple(check.shape)}; nothing written"
+                f"ONNX output differs from PyTorch by {diff:.2e} > {tolerance:g} at {tuple(check.shape)}; "
+                "nothing written"
             )
     return ExportReport(Path(out), "onnx", time.perf_counter() - start, diff, tuple(check.shape), used)
 
@@ -197,7 +200,7 @@ def export_model(
     exporter: Exporter = "dynamo",
     overwrite: bool = False,
 ) -> ExportReport:
-    """Write `model` as onnx, srzoo safetensors (with arch/kwargs/scale metadata) or BasicSR `{'params': ...}`."""
+    """Write `model` as onnx, srzoo safetensors (arch/kwargs/scale metadata) or BasicSR `{'params': ...}`."""
     out = Path(out)
     if format not in EXPORT_FORMATS:
         raise ConfigError(f"unknown export format {format!r}; use one of {', '.join(EXPORT_FORMATS)}")

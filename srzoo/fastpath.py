@@ -1,4 +1,4 @@
-"""Inference fast path: conv + activation and conv + residual add fused into one oneDNN kernel on CPU (torch.fx).
+"""Inference fast path: conv + activation / residual add fused into one oneDNN kernel on CPU (torch.fx).
 
 `fuse_for_inference(net)` traces any arch with torch.fx and replaces `conv → leaky_relu/relu` and
 `conv → (* constant) → + other` chains by `FusedConv2d`, which on CPU runs oneDNN's fused convolution with
@@ -36,7 +36,13 @@ class FusedConv2d(nn.Module):
     """
 
     def __init__(
-        self, conv: nn.Conv2d, *, act: str = "none", slope: float = 0.0, scale: float = 1.0, residual: bool = False
+        self,
+        conv: nn.Conv2d,
+        *,
+        act: str = "none",
+        slope: float = 0.0,
+        scale: float = 1.0,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         self.weight, self.bias = conv.weight, conv.bias
@@ -82,7 +88,7 @@ class FusedConv2d(nn.Module):
 
     def _packed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         w, b = self.weight, self.bias
-        key = (w.dtype, w.data_ptr(), w._version, None if b is None else (b.data_ptr(), b._version))
+        key = (w.dtype, w.data_ptr(), _version(w), None if b is None else (b.data_ptr(), _version(b)))
         hit = _PACKED.get(self)
         if hit is not None and hit[0] == key:
             return hit[1], hit[2]
@@ -106,6 +112,11 @@ class FusedConv2d(nn.Module):
             )
         scalars = [self.slope] if self.act == "leaky_relu" else []
         return torch.ops.mkldnn._convolution_pointwise(x, w, b, *geometry, self.act, scalars, "")
+
+
+def _version(t: torch.Tensor) -> int:
+    # inference tensors (made under inference_mode, e.g. by .to() there) have no version counter
+    return -1 if t.is_inference() else t._version
 
 
 def _plain_conv(module: Any) -> bool:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from srzoo.errors import ConfigError, InputError
+from srzoo.images16 import read_wide, write_png16, write_tiff16
 from srzoo.io_utils import atomic_write
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,8 @@ def _open(path: Path, limit: int):  # -> PIL.Image.Image
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     with _PIL_LOCK:
-        saved = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = (
-            None  # srzoo applies its own limit below, with a message that says how to raise it
-        )
+        # Pillow's own bomb check is off while opening: srzoo's below says how to raise the limit.
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             im = Image.open(path)
         except UnidentifiedImageError:
@@ -120,8 +119,9 @@ def _open(path: Path, limit: int):  # -> PIL.Image.Image
     if w * h > limit:
         im.close()
         raise InputError(
-            f"{path}: {w}x{h} is {w * h / 1e6:.1f} megapixels, over the {limit / 1e6:.1f} MP limit that guards "
-            "against decompression bombs; if you trust the file raise it with --max-pixels or SRZOO_MAX_PIXELS"
+            f"{path}: {w}x{h} is {w * h / 1e6:.1f} megapixels, over the {limit / 1e6:.1f} MP limit that "
+            "guards against decompression bombs; if you trust the file raise it with --max-pixels or "
+            "SRZOO_MAX_PIXELS"
         )
     if w < 1 or h < 1:
         im.close()
@@ -133,29 +133,9 @@ def _is_wide_colour(im) -> bool:
     """16-bit RGB/RGBA/LA files, which Pillow would silently truncate to 8 bits."""
     if im.mode not in ("RGB", "RGBA", "LA") or not im.tile:
         return False
-    args = im.tile[0].args
+    args = im.tile[0][3]  # (codec, extents, offset, args): a plain tuple before Pillow 11
     rawmode = args[0] if isinstance(args, tuple) else args
     return isinstance(rawmode, str) and ";16" in rawmode
-
-
-def _read_wide(path: Path, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """16-bit colour through OpenCV (Pillow has no 16-bit RGB mode): (pixels, alpha), RGB order."""
-    try:
-        import cv2
-    except ImportError:
-        raise InputError(
-            f"{path}: 16-bit colour images need opencv-python-headless (pip install it)"
-        ) from None
-    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if data is None or data.dtype != np.uint16:
-        raise InputError(f"{path}: corrupt or truncated 16-bit image")
-    if data.ndim == 2:
-        return data, None
-    if mode == "LA":  # OpenCV expands grey+alpha to BGRA
-        return np.ascontiguousarray(data[..., 0]), np.ascontiguousarray(data[..., 3])
-    rgb = np.ascontiguousarray(data[..., 2::-1])
-    alpha = np.ascontiguousarray(data[..., 3]) if data.shape[2] == 4 else None
-    return rgb, alpha
 
 
 def _decode(im, path: Path) -> tuple[np.ndarray, np.ndarray | None, bool]:
@@ -202,7 +182,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
         # A TIFF's "EXIF" is its own image directory (sizes, strips): never copy that into another file.
         exif_bytes = exif.tobytes() if len(exif) and fmt != "TIFF" else None
         if wide:
-            pixels, alpha = _read_wide(path, mode)
+            pixels, alpha = read_wide(path, mode)
             icc_ok = True
         else:
             im.load()
@@ -248,43 +228,6 @@ def to_grey(t: torch.Tensor) -> torch.Tensor:
 
 
 # -- writing -------------------------------------------------------------------------------------------------
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
-
-
-def _write_png16(
-    path: Path, pixels: np.ndarray, alpha: np.ndarray | None, icc: bytes | None, exif: bytes | None
-):
-    """16-bit PNG (grey, grey+alpha, RGB, RGBA) with iCCP/eXIf, which Pillow cannot write for colour."""
-    planes = [pixels[..., None] if pixels.ndim == 2 else pixels]
-    if alpha is not None:
-        planes.append(alpha[..., None])
-    data = np.concatenate(planes, axis=2).astype(">u2")
-    h, w, c = data.shape
-    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
-    bpp = 2 * c
-    out = [
-        b"\x89PNG\r\n\x1a\n",
-        _png_chunk(b"IHDR", w.to_bytes(4, "big") + h.to_bytes(4, "big") + bytes([16, colour_type, 0, 0, 0])),
-    ]
-    if icc:
-        out.append(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
-    if exif:
-        out.append(_png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
-    rows = data.view(np.uint8).reshape(h, w * bpp)
-    comp = zlib.compressobj(6)
-    idat = []
-    for y0 in range(0, h, 256):  # filter + compress in bands to keep memory flat
-        band = rows[y0 : y0 + 256]
-        filtered = band.copy()
-        filtered[:, bpp:] = band[:, bpp:] - band[:, :-bpp]  # PNG "Sub" filter (wraps mod 256 like the spec)
-        lines = np.concatenate([np.ones((len(band), 1), np.uint8), filtered], axis=1)
-        idat.append(comp.compress(lines.tobytes()))
-    idat.append(comp.flush())
-    out += [_png_chunk(b"IDAT", b"".join(idat)), _png_chunk(b"IEND", b"")]
-    path.write_bytes(b"".join(out))
-
-
 def _flatten_on_white(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
     a = alpha.astype(np.float32)[..., None] / peak if pixels.ndim == 3 else alpha.astype(np.float32) / peak
@@ -306,7 +249,7 @@ def write_image(
     exif: bytes | None = None,
     quality: int = 95,
 ) -> Path:
-    """Write atomically in `format`; 16 bits are kept for PNG/TIFF, formats without alpha are flattened on white."""
+    """Write atomically in `format`; PNG/TIFF keep 16 bits, formats without alpha are flattened on white."""
     from PIL import Image
 
     path = Path(path)
@@ -317,17 +260,10 @@ def write_image(
     wide = pixels.dtype == np.uint16
     with atomic_write(path) as tmp:
         if wide and fmt == "PNG":
-            _write_png16(tmp, pixels, alpha, icc_profile, exif)
+            write_png16(tmp, pixels, alpha, icc_profile, exif)
             return path
         if wide and fmt == "TIFF" and (pixels.ndim == 3 or alpha is not None):
-            import cv2
-
-            planes = [pixels[..., ::-1] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)]
-            data = np.concatenate([*planes, alpha[..., None]], axis=2) if alpha is not None else planes[0]
-            ok, buf = cv2.imencode(".tif", np.ascontiguousarray(data))
-            if not ok:
-                raise InputError(f"{path}: OpenCV could not encode a 16-bit TIFF")
-            tmp.write_bytes(buf.tobytes())
+            write_tiff16(tmp, pixels, alpha)
             return path
         if wide and fmt == "TIFF":
             im = Image.fromarray(np.ascontiguousarray(pixels), "I;16")

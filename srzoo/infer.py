@@ -1,4 +1,4 @@
-"""Inference API: tiled `upscale`, image modes (alpha, grey, 16-bit) and `upscale_file` — what `srzoo infer` runs."""
+"""Inference API: tiled `upscale`, image modes (alpha, grey, 16 bit), `upscale_file` (as `srzoo infer`)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class FileResult:
 
 
 def _plane(model: SRModel, t: Tensor, opts: InferOptions, stats: TileStats) -> Tensor:
-    """One (1, 1 or 3, H, W) plane through the model; single-channel planes go in as RGB and come back as luma."""
+    """One (1, 1 or 3, H, W) plane through the model; one-channel planes go in as RGB, come back as luma."""
     in_ch = model.card.capabilities.in_channels
 
     def run(x: Tensor) -> Tensor:

@@ -114,7 +114,7 @@ def save_interpolation(
     *,
     arch: str | None = None,
 ) -> Path:
-    """Write the blend as srzoo safetensors; metadata `srzoo.extra` holds {"interpolation": {alpha, sources}}."""
+    """Write the blend as srzoo safetensors; metadata `srzoo.extra` = {"interpolation": {alpha, sources}}."""
     net, card, record = interpolate_models(psnr_model, gan_model, alpha, arch=arch)
     return save_weights(
         out,

@@ -1,4 +1,4 @@
-"""Seam-free tiled upscaling: overlapping tiles blended with feathered weights, fp16 and out-of-memory fallbacks."""
+"""Seam-free tiled upscaling: overlapping tiles, feathered blending, fp16 and out-of-memory fallbacks."""
 
 from __future__ import annotations
 
@@ -51,13 +51,13 @@ def _raw_forward(model: SRModel, net: nn.Module, x: Tensor, dtype: torch.dtype) 
     x = x.to(model.device, dtype)
     if model.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    # no_grad, not inference_mode: the outputs are blended in place afterwards, which inference tensors forbid.
+    # no_grad, not inference_mode: outputs are blended in place afterwards, which inference tensors forbid.
     with torch.no_grad():
         return net(x).float()
 
 
 def _forward(model: SRModel, x: Tensor, stats: TileStats) -> Tensor:
-    """The model on a batch of tiles, unclamped-checked: NaN/Inf tiles of a low-precision model redone in fp32."""
+    """The model on a batch of tiles; NaN/Inf tiles of a low-precision model are redone in fp32."""
     y = _raw_forward(model, model.net, x, model.dtype)
     if model.dtype != torch.float32:
         bad = (~torch.isfinite(y)).flatten(1).any(1)
@@ -157,7 +157,8 @@ def _out_channels(model: SRModel, x: Tensor) -> int:
 def _check_shape(model: SRModel, y: Tensor, expected: tuple[int, int, int]) -> None:
     if y.ndim != 4 or (y.shape[0], y.shape[2], y.shape[3]) != expected:
         raise InputError(
-            f"arch {model.card.arch!r} returned {tuple(y.shape)} for x{model.scale}, expected batch/H/W {expected}"
+            f"arch {model.card.arch!r} returned {tuple(y.shape)} for x{model.scale}, "
+            f"expected batch/H/W {expected}"
         )
 
 
@@ -195,7 +196,7 @@ def bytes_per_pixel(model: SRModel) -> float:
 
 
 def choose_tile(model: SRModel, height: int, width: int, overlap: int = 16) -> int | None:
-    """A tile size that fits free memory (CUDA: mem_get_info; CPU: psutil), or None when no tiling is needed."""
+    """A tile size that fits free memory (CUDA: mem_get_info; CPU: psutil); None when no tiling is needed."""
     device = model.device
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)

@@ -1,4 +1,4 @@
-"""Export: ONNX parity with dynamic size, safetensors round trip, BasicSR .pth that spandrel/Real-ESRGAN load."""
+"""Export: ONNX parity at a dynamic size, safetensors round trip, BasicSR .pth for spandrel/Real-ESRGAN."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def test_onnx_dynamic_size_matches_pytorch(tmp_path: Path) -> None:
     assert got.shape == (2, 3, 36, 60)
     assert float(np.abs(got - model(x).numpy()).max()) <= ONNX_TOLERANCE
     meta = {p.key: p.value for p in __import__("onnx").load(str(out)).metadata_props}
-    assert meta["srzoo.scale"] == "2" and meta["srzoo.size_multiple"] == "2" and meta["srzoo.arch"] == "rrdbnet"
+    assert (
+        meta["srzoo.scale"] == "2" and meta["srzoo.size_multiple"] == "2" and meta["srzoo.arch"] == "rrdbnet"
+    )
 
 
 def test_onnx_that_bakes_its_size_is_refused(tmp_path: Path) -> None:
@@ -87,5 +89,7 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "--model", str(src), "--format", "basicsr", str(tmp_path / "o.pth")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "exists; pass --overwrite" in err
-    assert main(["export", "--arch", "bicubic", "--format", "safetensors", str(tmp_path / "b.safetensors")]) == 1
+    assert (
+        main(["export", "--arch", "bicubic", "--format", "safetensors", str(tmp_path / "b.safetensors")]) == 1
+    )
     assert "no weights to export" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""`srzoo infer` on the command line: naming, overwrite rules, folders, and hostile inputs (one line, no traceback)."""
+"""`srzoo infer` CLI: naming, overwrite rules, folders, hostile inputs (one line each, no traceback)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ import pytest
 from PIL import Image
 
 from srzoo.cli import main
-from tests.test_infer_support import ContextNet, context_net_file, digest, registered, smooth_rgb, tiny_rrdbnet_file
+from tests.test_infer_support import (
+    ContextNet,
+    context_net_file,
+    digest,
+    registered,
+    smooth_rgb,
+    tiny_rrdbnet_file,
+)
 
 BICUBIC = ["--arch", "bicubic", "--scale", "2"]
 
@@ -61,11 +68,21 @@ def test_existing_output_needs_overwrite_and_input_is_never_replaced(
     assert code == 1 and "overwrite the input" in err and digest(src) == before
 
 
-def test_folder_recursive_keeps_layout_and_skips_old_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_inputs_with_one_stem_do_not_clobber(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = png(tmp_path / "x" / "a.png", seed=1), png(tmp_path / "y" / "a.png", seed=2)
+    code, _, err = infer(capsys, str(a), str(b), *BICUBIC, "--out-dir", str(tmp_path / "o"), "--overwrite")
+    assert code == 1 and "was already written for" in err and "1 of 2 files failed" in err
+
+
+def test_folder_recursive_keeps_layout_and_skips_old_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     png(tmp_path / "in" / "a.png")
     png(tmp_path / "in" / "sub" / "b.png")
     (tmp_path / "in" / "notes.txt").write_text("not an image")
-    code, _, _ = infer(capsys, str(tmp_path / "in"), *BICUBIC, "--out-dir", str(tmp_path / "out"), "--recursive")
+    code, _, _ = infer(
+        capsys, str(tmp_path / "in"), *BICUBIC, "--out-dir", str(tmp_path / "out"), "--recursive"
+    )
     assert code == 0
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")) == [
         "a_sr.png",
@@ -122,7 +139,9 @@ def test_max_pixels_can_be_raised(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert infer(capsys, str(src), *BICUBIC, "--max-pixels", "1000")[0] == 0
 
 
-def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = png(tmp_path / "locked.png")
     if os.geteuid() == 0:  # root reads mode-000 files: simulate the OS refusing instead
         import PIL.Image
@@ -160,7 +179,7 @@ def test_malicious_pickle_is_refused_unrun(tmp_path: Path, capsys: pytest.Captur
             return (os.system, (f"touch {marker}",))
 
     evil = tmp_path / "evil.pth"
-    evil.write_bytes(pickle.dumps({"params": Payload()}))
+    evil.write_bytes(pickle.dumps({"params": Payload()}, protocol=2))
     src = png(tmp_path / "a.png")
     code, _, err = infer(capsys, str(src), "--model", str(evil))
     assert code == 1 and err.count("\n") == 1 and "refused to load" in err

@@ -11,7 +11,8 @@ import torch
 from PIL import Image, ImageCms
 
 from srzoo import load_model
-from srzoo.images import _orient, _write_png16, read_image, to_tensor
+from srzoo.images import _orient, read_image, to_tensor
+from srzoo.images16 import write_png16
 from srzoo.imresize import imresize
 from srzoo.infer import InferOptions, output_path, upscale_file
 from tests.test_infer_support import smooth_rgb
@@ -93,7 +94,7 @@ def test_16bit_rgb_png_round_trip(tmp_path: Path, bicubic2, with_alpha: bool) ->
 
     rgb = smooth_rgb(16, 24).astype(np.uint16) * 257 + 7
     alpha = np.full((16, 24), 40000, np.uint16) if with_alpha else None
-    _write_png16(src := tmp_path / "c16.png", rgb, alpha, SRGB, None)
+    write_png16(src := tmp_path / "c16.png", rgb, alpha, SRGB, None)
     loaded = read_image(src)
     assert loaded.pixels.dtype == np.uint16 and np.array_equal(loaded.pixels, rgb)
     assert loaded.icc_profile == SRGB
@@ -140,7 +141,10 @@ def test_icc_profile_kept(tmp_path: Path, bicubic2, fmt: str, ext: str, save: di
     assert Image.open(run(bicubic2, src)).info.get("icc_profile") == SRGB
 
 
-@pytest.mark.parametrize(("ext", "fmt"), [(".jpg", "JPEG"), (".jpeg", "JPEG"), (".webp", "WEBP"), (".tif", "TIFF"), (".bmp", "BMP")])
+@pytest.mark.parametrize(
+    ("ext", "fmt"),
+    [(".jpg", "JPEG"), (".jpeg", "JPEG"), (".webp", "WEBP"), (".tif", "TIFF"), (".bmp", "BMP")],
+)
 def test_same_format_out(tmp_path: Path, bicubic2, ext: str, fmt: str) -> None:
     Image.fromarray(smooth_rgb(16, 20)).save(src := tmp_path / f"in{ext}")
     dst = run(bicubic2, src)
@@ -175,7 +179,20 @@ def test_python_api_is_what_the_cli_runs(tmp_path: Path, bicubic2) -> None:
     from srzoo.cli import main
 
     Image.fromarray(smooth_rgb(20, 30)).save(src := tmp_path / "a.png")
-    assert main(["infer", str(src), "--arch", "bicubic", "--scale", "2", "--out-dir", str(tmp_path / "cli")]) == 0
+    assert (
+        main(["infer", str(src), "--arch", "bicubic", "--scale", "2", "--out-dir", str(tmp_path / "cli")])
+        == 0
+    )
     api = run(bicubic2, src)
     assert np.array_equal(np.asarray(Image.open(api)), np.asarray(Image.open(tmp_path / "cli" / "a_sr.png")))
     assert torch.equal(to_tensor(np.asarray(Image.open(api))), to_tensor(np.asarray(Image.open(api))))
+
+
+def test_16bit_rgb_tiff_stays_16bit(tmp_path: Path, bicubic2) -> None:
+    import cv2
+
+    rgb = smooth_rgb(16, 24).astype(np.uint16) * 257 + 3
+    cv2.imwrite(str(src := tmp_path / "c16.tif"), rgb[..., ::-1])
+    data = cv2.imread(str(run(bicubic2, src)), cv2.IMREAD_UNCHANGED)
+    assert data.dtype == np.uint16 and data.shape == (32, 48, 3)
+    assert np.abs(data[..., ::-1].astype(np.int64) - expected(rgb, 16)).max() <= 1

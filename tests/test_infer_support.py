@@ -1,4 +1,4 @@
-"""Shared helpers for the inference/interpolation/export tests: tiny weights files and throwaway test archs."""
+"""Helpers for the inference/interpolation/export tests: tiny weights files and throwaway test archs."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def tiny_rrdbnet(scale: int = 4, seed: int = 0, **overrides: int) -> nn.Module:
     return net.eval()
 
 
-def tiny_rrdbnet_file(folder: Path, scale: int = 4, seed: int = 0, name: str | None = None, **overrides: int) -> Path:
+def tiny_rrdbnet_file(
+    folder: Path, scale: int = 4, seed: int = 0, name: str | None = None, **overrides: int
+) -> Path:
     """Save a tiny RRDBNet as srzoo safetensors (arch rrdbnet, kwargs recorded)."""
     net = tiny_rrdbnet(scale, seed, **overrides)
     path = folder / (name or f"rrdb_x{scale}_s{seed}.safetensors")
@@ -96,7 +98,12 @@ def registered(name: str, factory: object) -> Iterator[str]:
 
 
 def context_net_file(
-    folder: Path, arch: str, scale: int = 2, seed: int = 0, cls: type[nn.Module] = ContextNet, **kwargs: object
+    folder: Path,
+    arch: str,
+    scale: int = 2,
+    seed: int = 0,
+    cls: type[nn.Module] = ContextNet,
+    **kwargs: object,
 ) -> Path:
     torch.manual_seed(seed)
     net = cls(scale=scale, **kwargs)
@@ -110,7 +117,8 @@ def smooth_rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     planes = [
-        0.5 + 0.3 * np.sin(xx / (5 + 3 * c) + yy / (7 + c)) + 0.15 * rng.standard_normal((h, w)) for c in range(3)
+        0.5 + 0.3 * np.sin(xx / (5 + 3 * c) + yy / (7 + c)) + 0.15 * rng.standard_normal((h, w))
+        for c in range(3)
     ]
     return (np.clip(np.stack(planes, axis=2), 0, 1) * 255).round().astype(np.uint8)
 

@@ -1,7 +1,8 @@
-"""Tiling: geometry, tiled == untiled within 1/255, batching, fp16 redo, OOM halving, auto size, memory bound."""
+"""Tiling: geometry, tiled == untiled within 1/255, batching, fp16 redo, OOM halving, auto size, memory."""
 
 from __future__ import annotations
 
+import itertools
 import resource
 import subprocess
 import sys
@@ -10,22 +11,24 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.test_infer_support import ContextNet, context_net_file, registered, tiny_rrdbnet_file
 
 from srzoo import load_model
 from srzoo.errors import ConfigError
 from srzoo.infer import TileStats, choose_tile, tile_starts, upscale
 from srzoo.tiling import _weights
+from tests.test_infer_support import ContextNet, context_net_file, registered, tiny_rrdbnet_file
 
 ONE_LEVEL = 1 / 255
 
 
-@pytest.mark.parametrize(("length", "tile", "overlap", "multiple"), [(100, 40, 16, 1), (258, 64, 16, 2), (96, 40, 8, 4)])
+@pytest.mark.parametrize(
+    ("length", "tile", "overlap", "multiple"), [(100, 40, 16, 1), (258, 64, 16, 2), (96, 40, 8, 4)]
+)
 def test_tile_starts_cover_with_overlap(length: int, tile: int, overlap: int, multiple: int) -> None:
     starts = tile_starts(length, tile, overlap, multiple)
     assert starts[0] == 0 and starts[-1] + tile == length
     assert all(s % multiple == 0 for s in starts)
-    assert all(b - a > 0 and a + tile - b >= overlap for a, b in zip(starts, starts[1:]))
+    assert all(b - a > 0 and a + tile - b >= overlap for a, b in itertools.pairwise(starts))
 
 
 def test_blend_weights_sum_to_one_between_neighbours() -> None:
@@ -39,7 +42,9 @@ def test_blend_weights_sum_to_one_between_neighbours() -> None:
     assert float(first[:8].max()) == 0.0 and float(first[tile * scale // 2]) == 1.0
 
 
-@pytest.mark.parametrize(("scale", "size", "tile"), [(4, (45, 71), 40), (2, (87, 123), 72), (1, (61, 150), 132)])
+@pytest.mark.parametrize(
+    ("scale", "size", "tile"), [(4, (45, 71), 40), (2, (87, 123), 72), (1, (61, 150), 132)]
+)
 def test_rrdbnet_tiled_equals_untiled(tmp_path: Path, scale: int, size: tuple[int, int], tile: int) -> None:
     """Overlap 16 (counted in the arch's coarse pixels for x2/x1, whose sides must be multiples of 2/4)."""
     model = load_model(tiny_rrdbnet_file(tmp_path, scale))
@@ -133,7 +138,8 @@ tmp = Path(sys.argv[1])
 Image.fromarray(smooth_rgb(2000, 2000)).save(tmp / "big.png", compress_level=1)
 with registered("nearest_bench", NearestNet):
     weights = context_net_file(tmp, "nearest_bench", scale=4, cls=NearestNet)
-    code = main(["infer", str(tmp / "big.png"), "--model", str(weights), "--device", "cpu", "--format", "jpg"])
+    args = ["infer", str(tmp / "big.png"), "--model", str(weights), "--device", "cpu", "--format", "jpg"]
+    code = main(args)
 print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 sys.exit(code)
 """

@@ -1,4 +1,4 @@
-"""Network interpolation: exact endpoints, the blend formula, metadata, mismatch errors, CLI and infer --interpolate."""
+"""Network interpolation: exact endpoints, formula, metadata, mismatch errors, CLI, infer --interpolate."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from srzoo.cli import main
 from srzoo.errors import ConfigError, WeightsError
 from srzoo.interpolate import interpolate_state_dicts, load_interpolated_model, save_interpolation
 from srzoo.weights import load_weights_file, save_basicsr
-from tests.test_infer_support import ContextNet, context_net_file, registered, smooth_rgb, tiny_rrdbnet, tiny_rrdbnet_file
+from tests.test_infer_support import (
+    ContextNet,
+    context_net_file,
+    registered,
+    smooth_rgb,
+    tiny_rrdbnet,
+    tiny_rrdbnet_file,
+)
 
 
 @pytest.fixture
@@ -28,7 +35,9 @@ def tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
-def test_endpoints_reproduce_the_inputs_exactly(tmp_path: Path, pair: tuple[Path, Path], alpha: float) -> None:
+def test_endpoints_reproduce_the_inputs_exactly(
+    tmp_path: Path, pair: tuple[Path, Path], alpha: float
+) -> None:
     out = save_interpolation(tmp_path / "blend.safetensors", *pair, alpha)
     want = tensors(pair[int(alpha)])
     got = tensors(out)
@@ -43,7 +52,11 @@ def test_blend_is_the_formula_and_metadata_records_it(tmp_path: Path, pair: tupl
     assert any(not torch.equal(got[k], a[k]) and not torch.equal(got[k], b[k]) for k in a)
     meta = load_weights_file(out).srzoo_meta
     record = meta["extra"]["interpolation"]
-    assert record["alpha"] == 0.8 and record["psnr_model"] == str(pair[0]) and record["gan_model"] == str(pair[1])
+    assert (
+        record["alpha"] == 0.8
+        and record["psnr_model"] == str(pair[0])
+        and record["gan_model"] == str(pair[1])
+    )
     assert record["psnr_sha256"] and record["gan_sha256"] and meta["arch"] == "rrdbnet" and meta["scale"] == 4
 
 
@@ -80,12 +93,24 @@ def test_state_dict_key_and_shape_checks() -> None:
 
 def test_cli_and_infer_interpolate_match(tmp_path: Path, pair: tuple[Path, Path], capsys) -> None:
     out = tmp_path / "blend.safetensors"
-    args = ["interpolate", "--psnr-model", str(pair[0]), "--gan-model", str(pair[1]), "--alpha", "0.3", str(out)]
+    args = [
+        "interpolate",
+        "--psnr-model",
+        str(pair[0]),
+        "--gan-model",
+        str(pair[1]),
+        "--alpha",
+        "0.3",
+        str(out),
+    ]
     assert main(args) == 0 and out.is_file()
     assert main(args) == 1 and "--overwrite" in capsys.readouterr().err
     Image.fromarray(smooth_rgb(12, 16)).save(src := tmp_path / "a.png")
     assert main(["infer", str(src), "--model", str(out), "--suffix", "_file"]) == 0
-    assert main(["infer", str(src), "--model", str(pair[0]), "--interpolate", str(pair[1]), "--alpha", "0.3"]) == 0
+    assert (
+        main(["infer", str(src), "--model", str(pair[0]), "--interpolate", str(pair[1]), "--alpha", "0.3"])
+        == 0
+    )
     from_file = Image.open(tmp_path / "a_file.png").tobytes()
     assert from_file == Image.open(tmp_path / "a_sr.png").tobytes()
     in_memory = load_interpolated_model(*pair, 0.3)

@@ -1,4 +1,4 @@
-"""Every recipe in registry/ is registered, parses strictly and builds; the ESRGAN ones say what the paper says."""
+"""Every recipe in registry/ is registered, parses strictly and builds; ESRGAN ones match the paper."""
 
 from __future__ import annotations
 
@@ -51,12 +51,20 @@ def test_recipe_parses_and_every_phase_builds(path: Path) -> None:
 
 def test_esrgan_x4_is_the_paper() -> None:
     r = load_recipe("esrgan_x4")
-    assert (r.scale, r.generator.arch, r.generator.kwargs) == (4, "rrdbnet", {"num_feat": 64, "num_grow": 32, "num_blocks": 23})
+    assert (r.scale, r.generator.arch, r.generator.kwargs) == (
+        4,
+        "rrdbnet",
+        {"num_feat": 64, "num_grow": 32, "num_blocks": 23},
+    )
     assert (r.data.patch_size, r.data.batch_size) == (128, 16)
     assert [(d.name, d.split) for d in r.data.train] == [("div2k", "train")]
     assert [(d.name, d.split) for d in r.data.val] == [("div2k", "valid")]  # held out from training
     psnr, gan = r.phases
-    assert (psnr.name, psnr.type, [(x.name, x.weight) for x in psnr.losses]) == ("psnr", "supervised", [("l1", 1.0)])
+    assert (psnr.name, psnr.type, [(x.name, x.weight) for x in psnr.losses]) == (
+        "psnr",
+        "supervised",
+        [("l1", 1.0)],
+    )
     assert (psnr.optimizer.name, psnr.optimizer.lr) == ("adam", 2e-4)
     assert (psnr.scheduler.name, psnr.scheduler.step_size, psnr.scheduler.gamma) == ("step", 200_000, 0.5)
     assert (gan.name, gan.type, gan.iters) == ("gan", "adversarial", 400_000)
@@ -68,7 +76,11 @@ def test_esrgan_x4_is_the_paper() -> None:
     for opt in (gan.optimizer, gan.d_optimizer):
         assert (opt.name, opt.lr, opt.betas) == ("adam", 1e-4, (0.9, 0.99))
     for sched in (gan.scheduler, gan.d_scheduler):
-        assert (sched.name, sched.milestones, sched.gamma) == ("multistep", [50_000, 100_000, 200_000, 300_000], 0.5)
+        assert (sched.name, sched.milestones, sched.gamma) == (
+            "multistep",
+            [50_000, 100_000, 200_000, 300_000],
+            0.5,
+        )
     assert r.train.ema_decay == 0.999
 
 
@@ -91,7 +103,11 @@ def test_seed_runs_differ_from_the_paper_only_where_they_should(
     assert (seed.data.augment.jpeg_prob, seed.data.augment.dropout_prob) == (0.25, 0.25)
     for mine, theirs in zip(seed.phases, paper.phases):
         assert (mine.losses, mine.gan_loss, mine.optimizer, mine.scheduler, mine.iters) == (
-            theirs.losses, theirs.gan_loss, theirs.optimizer, theirs.scheduler, theirs.iters
+            theirs.losses,
+            theirs.gan_loss,
+            theirs.optimizer,
+            theirs.scheduler,
+            theirs.iters,
         )
 
 

@@ -1,4 +1,4 @@
-"""Training in-process: each phase, exports and metadata, bit-exact resume, stops, NaN guard, config errors."""
+"""Training in-process: each phase, exports, metadata, bit-exact resume, stops, NaN guard, config errors."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def metrics(out: Path) -> list[dict]:
 
 def test_supervised_phase_trains_and_exports(recipe_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = run(recipe_file, out, "phases=[{name: psnr, type: supervised, iters: 6, optimizer: {lr: 2.0e-3}}]",
-                 "train.trackers=[tensorboard]", "train.ema_decay=null")  # fmt: skip
+    only_psnr = "phases=[{name: psnr, type: supervised, iters: 6, optimizer: {lr: 2.0e-3}}]"
+    result = run(recipe_file, out, only_psnr, "train.trackers=[tensorboard]", "train.ema_decay=null")
     assert (result.status, result.global_step, result.exit_code) == ("complete", 6, 0)
     for name in ("psnr", "last", "best"):
         assert (out / f"{name}.safetensors").is_file(), name
@@ -64,7 +64,10 @@ def test_supervised_phase_trains_and_exports(recipe_file: Path, tmp_path: Path) 
     model = load_model(out / "last.safetensors")
     assert model(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
     # keep_checkpoints=2 of the saves at steps 2, 4, 6
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-00000004", "checkpoint-00000006"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "checkpoint-00000004",
+        "checkpoint-00000006",
+    ]
     records = metrics(out)
     train_steps = [r["step"] for r in records if "train/g/l1" in r]
     assert train_steps == [1, 2, 3, 4, 5, 6]
@@ -82,7 +85,9 @@ def test_supervised_phase_trains_and_exports(recipe_file: Path, tmp_path: Path) 
     assert "complete at step 6" in (out / "train.log").read_text()
 
 
-def test_adversarial_phase_starts_from_previous_ema_and_logs_every_term(recipe_file: Path, tmp_path: Path) -> None:
+def test_adversarial_phase_starts_from_previous_ema_and_logs_every_term(
+    recipe_file: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "zero"
     run(recipe_file, out, "phases.1.iters=0")
     # A 0-iteration GAN phase exports exactly the generator it started from: the PSNR phase's EMA weights.
@@ -98,7 +103,9 @@ def test_adversarial_phase_starts_from_previous_ema_and_logs_every_term(recipe_f
     for key in ("g/l1", "g/perceptual", "g/adv", "g/total", "d/adv", "d/real_logit", "d/fake_logit"):
         assert all(isinstance(r[f"train/{key}"], float) for r in records), key
     lrs = [r["lr/d"] for r in metrics(out2) if r["phase"] == "gan" and "lr/d" in r]
-    assert lrs == pytest.approx([1e-4, 5e-5, 5e-5, 5e-5])  # multistep at 2 iterations, stepped once per iteration
+    assert lrs == pytest.approx(
+        [1e-4, 5e-5, 5e-5, 5e-5]
+    )  # multistep at 2 iterations, stepped once per iteration
     total = records[0]
     expected = 0.01 * total["train/g/l1"] + total["train/g/perceptual"] + 0.005 * total["train/g/adv"]
     assert total["train/g/total"] == pytest.approx(expected, rel=1e-5)
@@ -108,12 +115,17 @@ def test_adversarial_phase_starts_from_previous_ema_and_logs_every_term(recipe_f
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workers_accum", [(0, 1), (1, 2)], ids=["plain", "workers+grad_accum"])
+@pytest.mark.parametrize(
+    ("workers", "accum", "precision"), [(0, 1, "no"), (1, 2, "bf16")], ids=["plain", "workers+accum+bf16"]
+)
 def test_resume_is_bit_exact_across_the_phase_boundary(
-    recipe_file: Path, tmp_path: Path, workers_accum: tuple[int, int]
+    recipe_file: Path, tmp_path: Path, workers: int, accum: int, precision: str
 ) -> None:
-    workers, accum = workers_accum
-    options = (f"data.num_workers={workers}", f"train.grad_accum={accum}")
+    options = (
+        f"data.num_workers={workers}",
+        f"train.grad_accum={accum}",
+        f"train.mixed_precision={precision}",
+    )
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     run(recipe_file, straight, *options)
     first = run(recipe_file, resumed, *options, max_steps=3)  # stops inside the PSNR phase
@@ -123,9 +135,13 @@ def test_resume_is_bit_exact_across_the_phase_boundary(
     second = run(recipe_file, resumed, *options, resume="auto")
     assert (second.status, second.global_step) == ("complete", 8)
     final = "checkpoints/checkpoint-00000008"
-    for name in ("last.safetensors", "psnr.safetensors", "gan.safetensors", f"{final}/model.safetensors",
-                 f"{final}/model_1.safetensors", f"{final}/ema.safetensors"):  # fmt: skip
+    names = ["last.safetensors", "psnr.safetensors", "gan.safetensors"]
+    names += [f"{final}/{n}.safetensors" for n in ("model", "model_1", "ema")]
+    for name in names:
         assert_same(straight / name, resumed / name)
+    # grad_accum micro-batches make one iteration: the schedulers and the step count move once per iteration
+    lrs = [r["lr/g"] for r in metrics(straight) if r["phase"] == "gan" and "lr/g" in r]
+    assert lrs == pytest.approx([1e-4, 5e-5, 5e-5, 5e-5])
 
 
 def test_existing_run_needs_resume_and_resume_needs_a_checkpoint(recipe_file: Path, tmp_path: Path) -> None:
@@ -176,7 +192,9 @@ def test_nan_loss_stops_with_the_last_good_checkpoint_intact(recipe_file: Path, 
 
 
 @pytest.mark.parametrize(("sig", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
-def test_signal_saves_a_checkpoint_and_last(recipe_file: Path, tmp_path: Path, boom, sig: str, code: int) -> None:
+def test_signal_saves_a_checkpoint_and_last(
+    recipe_file: Path, tmp_path: Path, boom, sig: str, code: int
+) -> None:
     boom.action, boom.at = sig, 3
     out = tmp_path / "run"
     before = signal.getsignal(signal.SIGINT)
@@ -194,11 +212,16 @@ def test_signal_saves_a_checkpoint_and_last(recipe_file: Path, tmp_path: Path, b
         (["discriminator=null"], "needs `gan_loss`"),
         (["phases.1.losses=[{name: ragan}]"], "'ragan' is a GAN loss; give it as `gan_loss`"),
         (["discriminator.kwargs.input_size=64"], "input_size 64 differs from the HR patch size 32"),
-        (["train.grad_accum=2", "data.batch_size=3"], "batch_size 3 is not divisible by processes x grad_accum = 1 x 2"),
+        (
+            ["train.grad_accum=2", "data.batch_size=3"],
+            "batch_size 3 is not divisible by processes x grad_accum = 1 x 2",
+        ),
         (["train.trackers=[mlflow]"], "'mlflow' is not supported"),
     ],
 )
-def test_config_errors_are_one_line(recipe_file: Path, tmp_path: Path, overrides: list[str], message: str) -> None:
+def test_config_errors_are_one_line(
+    recipe_file: Path, tmp_path: Path, overrides: list[str], message: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         run(recipe_file, tmp_path / "run", *overrides)
     assert message in str(info.value) and "\n" not in str(info.value)
@@ -224,7 +247,10 @@ def test_cli_train_runs_and_reports_errors_in_one_line(recipe_file: Path, tmp_pa
     from srzoo.cli import main
 
     out = tmp_path / "cli"
-    assert main(["train", str(recipe_file), "phases.1.iters=1", "--max-steps", "5", "--output-dir", str(out)]) == 0
+    assert (
+        main(["train", str(recipe_file), "phases.1.iters=1", "--max-steps", "5", "--output-dir", str(out)])
+        == 0
+    )
     assert (out / "gan.safetensors").is_file() and load_weights_file(out / "last.safetensors").srzoo_meta
     assert main(["train", str(recipe_file), "phases.0.itres=1", "--output-dir", str(tmp_path / "bad")]) == 1
     err = capsys.readouterr().err.strip().splitlines()

@@ -72,8 +72,9 @@ def test_sigkill_during_training_then_resume_is_bit_exact(recipe: Path, tmp_path
     done = check(train_cmd(recipe, killed, "--resume", "auto", "--max-steps", "14"))
     assert "resuming checkpoint-" in done.stdout + done.stderr
     final = "checkpoints/checkpoint-00000014"
-    for name in ("last.safetensors", "psnr.safetensors", f"{final}/model.safetensors", f"{final}/model_1.safetensors",
-                 f"{final}/ema.safetensors", f"{final}/optimizer.bin"):  # fmt: skip
+    names = ["last.safetensors", "psnr.safetensors", f"{final}/optimizer.bin"]
+    names += [f"{final}/{n}.safetensors" for n in ("model", "model_1", "ema")]
+    for name in names:
         if name.endswith(".bin"):
             assert (killed / name).read_bytes() == (straight / name).read_bytes(), name
         else:
@@ -93,7 +94,7 @@ def test_half_written_checkpoints_are_never_resumed(tmp_path: Path) -> None:
 
 
 def test_two_process_cpu_ddp_matches_one_process(recipe: Path, tmp_path: Path) -> None:
-    """torchrun, 2 processes on CPU (gloo): each sees half of every batch; supervised results match one process."""
+    """torchrun, 2 processes on CPU (gloo): each sees half of every batch; supervised matches 1 process."""
     ddp, single = tmp_path / "ddp", tmp_path / "single"
     args = ["phases.0.iters=3", "phases.1.iters=3", "train.checkpoint_interval=3"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -117,7 +118,12 @@ def test_two_process_cpu_ddp_matches_one_process(recipe: Path, tmp_path: Path) -
 
 def test_tiny_recipe_runs_both_phases_under_max_steps(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "tiny"
-    overrides = ["phases.0.iters=2", "phases.1.iters=3", "phases.1.losses.1.kwargs.weights=none", "train.trackers=[]"]
+    overrides = [
+        "phases.0.iters=2",
+        "phases.1.iters=3",
+        "phases.1.losses.1.kwargs.weights=none",
+        "train.trackers=[]",
+    ]
     done = subprocess.run(
         [sys.executable, "-m", "srzoo.cli", "train", "esrgan_tiny_x4", *overrides, "--max-steps", "4",
          "--output-dir", str(out)],

@@ -1,4 +1,4 @@
-"""`srzoo demo`: train a tiny ESRGAN on bundled photos in minutes, then compare it with bicubic on held-out ones."""
+"""`srzoo demo`: train a tiny ESRGAN on bundled photos in minutes; compare with bicubic on held-out ones."""
 
 from __future__ import annotations
 
@@ -9,16 +9,24 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="train esrgan_tiny_x4 on scikit-image's photos (CPU, ~10 min) and bench held-out ones vs bicubic",
+        help="train esrgan_tiny_x4 on scikit-image's photos (CPU, ~10 min), bench held-out ones vs bicubic",
         description="Trains the esrgan_tiny_x4 recipe (PSNR phase, then GAN phase) on photos bundled with "
-        "scikit-image (pip install 'srzoo[demo]'), holds three of them out, and writes results.md, results.json "
-        "and comparison.png into the output directory.",
+        "scikit-image (pip install 'srzoo[demo]'), holds three of them out, and writes results.md, "
+        "results.json and comparison.png into the output directory.",
     )
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. phases.0.iters=100")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. phases.0.iters=100"
+    )
     parser.add_argument("--output-dir", type=Path, default=Path("srzoo-demo"), help="default: ./srzoo-demo")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier demo's output directory")
     parser.add_argument(
-        "--steps-scale", type=float, default=1.0, metavar="F", help="multiply every phase's iterations (e.g. 0.1)"
+        "--minutes",
+        type=float,
+        default=10.0,
+        help="wall-clock budget; phase lengths are fitted to it (default 10)",
+    )
+    parser.add_argument(
+        "--steps-scale", type=float, metavar="F", help="instead of fitting: the recipe's iterations times F"
     )
     from srzoo.train.options import allow_intermixed
 
@@ -29,9 +37,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from srzoo.demo import run_demo
 
-    result = run_demo(args.output_dir, overwrite=args.overwrite, steps_scale=args.steps_scale, overrides=args.overrides)
+    result = run_demo(
+        args.output_dir,
+        overwrite=args.overwrite,
+        minutes=args.minutes,
+        steps_scale=args.steps_scale,
+        overrides=args.overrides,
+    )
     print()
     print(result.table)
-    print(f"done in {result.seconds / 60:.1f} min: {result.output_dir}/comparison.png, results.md, results.json")
+    print(
+        f"done in {result.seconds / 60:.1f} min: {result.output_dir}/comparison.png, results.md, results.json"
+    )
     print(f"the trained generators: {result.output_dir}/run/psnr.safetensors and gan.safetensors")
     return 0

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "infer",
         help="upscale images or folders with a model (tiled, any image mode)",
-        description="Upscale images. Outputs are <stem><suffix>.<ext>, never over an input or an existing file.",
+        description="Upscale images to <stem><suffix>.<ext>, never over an input or an existing file.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     add_model_args(p)
@@ -157,12 +157,18 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(
         files, unit="img", file=sys.stderr, disable=None if len(files) > 1 else True, dynamic_ncols=True
     )
+    written: dict[Path, Path] = {}
     for src, root in bar:
         try:
             dst = output_path(
                 src, out_dir=args.out_dir, suffix=args.suffix, format=args.format, relative_to=root
             )
+            if (
+                dst in written
+            ):  # two inputs with one stem into one folder: the second must not replace the first
+                raise InputError(f"{src}: output {dst} was already written for {written[dst]} in this run")
             result = upscale_file(model, src, dst, opts)
+            written[dst] = src
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # one bad file must not stop a folder: report it and go on
@@ -178,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     done = len(files) - failed
     print(
-        f"upscaled {done} of {len(files)} file(s) x{model.scale} on {device} ({model.precision}) in {elapsed:.1f} s: "
+        f"upscaled {done} of {len(files)} file(s) x{model.scale} on {device} ({model.precision}) "
+        f"in {elapsed:.1f} s: "
         f"{done_mp:.2f} output MP, {done_mp / max(elapsed, 1e-9):.2f} MP/s"
     )
     if failed:

@@ -1,4 +1,4 @@
-"""`srzoo interpolate`: blend a PSNR and a GAN model of one arch into a new safetensors file (ESRGAN's trick)."""
+"""`srzoo interpolate`: blend a PSNR and a GAN model of one arch into a new safetensors file (ESRGAN)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "interpolate",
         help="blend two weights of one arch: (1 - alpha) * PSNR + alpha * GAN",
-        description="Network interpolation: theta = (1 - alpha) * theta_PSNR + alpha * theta_GAN, every tensor.",
+        description="Network interpolation: theta = (1 - alpha) * theta_PSNR + alpha * theta_GAN.",
     )
     p.add_argument("out", metavar="OUT", help="output .safetensors file")
     p.add_argument(
@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{out} exists; pass --overwrite to replace it")
     save_interpolation(out, args.psnr_model, args.gan_model, args.alpha, arch=args.arch)
     print(
-        f"wrote {out} (alpha {args.alpha:g}: {1 - args.alpha:g} x {args.psnr_model} + {args.alpha:g} x {args.gan_model})"
+        f"wrote {out} (alpha {args.alpha:g}: "
+        f"{1 - args.alpha:g} x {args.psnr_model} + {args.alpha:g} x {args.gan_model})"
     )
     return 0

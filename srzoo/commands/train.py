@@ -1,4 +1,4 @@
-"""`srzoo train RECIPE [KEY=VALUE ...]`: run a recipe's phases (multi-GPU: `accelerate launch -m srzoo.train`)."""
+"""`srzoo train RECIPE [KEY=VALUE ...]`: run a recipe's phases (GPUs: `accelerate launch -m srzoo.train`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a recipe (checkpoints, resume, exports into the output dir)",
-        description="Train a recipe. For several GPUs or machines use `accelerate launch -m srzoo.train` with the "
-        "same arguments (see docs/training.md).",
+        description="Train a recipe. For several GPUs or machines use `accelerate launch -m srzoo.train` "
+        "with the same arguments (see docs/training.md).",
     )
     add_train_arguments(parser)
     allow_intermixed(parser)

@@ -1,4 +1,4 @@
-"""Training: the Accelerate loop, phases, checkpoints, EMA and logging (`srzoo train`, `python -m srzoo.train`)."""
+"""Training: Accelerate loop, phases, checkpoints, EMA, logging (`srzoo train`, `python -m srzoo.train`)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ from srzoo.train.options import add_train_arguments, allow_intermixed, run_from_
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m srzoo.train", description="Train a recipe (same as `srzoo train`).")
+    parser = argparse.ArgumentParser(
+        prog="python -m srzoo.train", description="Train a recipe (same as `srzoo train`)."
+    )
     add_train_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     allow_intermixed(parser)

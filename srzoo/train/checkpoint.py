@@ -1,4 +1,4 @@
-"""Checkpoints: Accelerate `save_state` plus srzoo's train state and EMA, written atomically, newest K kept."""
+"""Checkpoints: Accelerate `save_state` plus srzoo's train state and EMA, written atomically, last K kept."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class Checkpoints:
         return self.root / f"checkpoint-{step:08d}"
 
     def complete(self) -> list[Path]:
-        """Finished checkpoints, oldest first (temporary `.tmp-*` folders of interrupted saves never count)."""
+        """Finished checkpoints, oldest first (`.tmp-*` folders of interrupted saves never count)."""
         if not self.root.is_dir():
             return []
         found = [(int(m.group(1)), p) for p in self.root.iterdir() if (m := _NAME.match(p.name))]
@@ -69,7 +69,7 @@ class Checkpoints:
                 shutil.rmtree(path, ignore_errors=True)
 
     def save(self, accelerator: Any, state: TrainState, meta: dict[str, Any], ema: Any | None) -> Path:
-        """save_state into `.tmp-checkpoint-N`, add srzoo's files, then rename: a kill never leaves half of one."""
+        """save_state into `.tmp-checkpoint-N`, add srzoo's files, rename: a kill never leaves half of one."""
         final = self.path_for(state.global_step)
         tmp = self.root / f".tmp-{final.name}"
         if accelerator.is_main_process:
@@ -92,7 +92,7 @@ class Checkpoints:
         return final
 
     def find(self, resume: str | None) -> CheckpointInfo | None:
-        """`auto`: the newest complete checkpoint (None if there is none); else a checkpoint or run directory."""
+        """`auto`: the newest complete checkpoint (None if none); else a checkpoint or run directory."""
         if resume is None:
             return None
         if resume == "auto":
@@ -126,5 +126,7 @@ def load_checkpoint(accelerator: Any, info: CheckpointInfo, ema: Any | None) -> 
     accelerator.load_state(str(info.path))
     if ema is not None:
         if not (info.path / EMA_FILE).is_file():
-            raise ConfigError(f"checkpoint {info.path} has no EMA weights but the recipe enables EMA (train.ema_decay)")
+            raise ConfigError(
+                f"checkpoint {info.path} has no EMA weights but the recipe enables EMA (train.ema_decay)"
+            )
         ema.load(info.path / EMA_FILE)

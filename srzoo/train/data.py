@@ -20,7 +20,9 @@ class ShardedStreamSampler(Sampler[int]):
     of processes, and resuming after k micro-batches is starting the stream at `k * micro * world`.
     """
 
-    def __init__(self, n: int, seed: int, *, micro: int, rank: int, world: int, start_micro_batch: int) -> None:
+    def __init__(
+        self, n: int, seed: int, *, micro: int, rank: int, world: int, start_micro_batch: int
+    ) -> None:
         self.micro, self.rank, self.world = micro, rank, world
         self.stream = InfiniteSampler(n, seed, start=start_micro_batch * micro * world)
 
@@ -33,10 +35,11 @@ class ShardedStreamSampler(Sampler[int]):
 
 
 def micro_batch_size(batch_size: int, world: int, grad_accum: int, where: str) -> int:
-    """Per-process micro-batch: the recipe's batch is per optimizer step, over all processes and micro-steps."""
+    """Per-process micro-batch: the recipe's batch is per optimizer step, over processes and micro-steps."""
     if batch_size % (world * grad_accum):
         raise ConfigError(
-            f"{where}: batch_size {batch_size} is not divisible by processes x grad_accum = {world} x {grad_accum}; "
+            f"{where}: batch_size {batch_size} is not divisible by processes x grad_accum = "
+            f"{world} x {grad_accum}; "
             "the recipe's batch is the total per optimizer step"
         )
     return batch_size // (world * grad_accum)

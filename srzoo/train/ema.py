@@ -1,4 +1,4 @@
-"""Exponential moving average of the generator (timm's ModelEmaV3), with safetensors save/load for checkpoints."""
+"""Exponential moving average of the generator (timm's ModelEmaV3), saved as safetensors in checkpoints."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from srzoo.io_utils import atomic_write
 
 
 class GeneratorEma:
-    """EMA weights of a generator: `update(model, step)` once per optimizer step; `module` is the averaged net.
+    """EMA weights of a generator: `update(model, step)` once per optimizer step; `module` is the average.
 
     The decay is a function of the phase step only (warmup or not), so a resumed run applies exactly the
     updates an uninterrupted run would.

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ def check_trackers(names: list[str]) -> list[str]:
     """Validate `train.trackers` and prepare their environment (wandb runs offline without an API key)."""
     for name in names:
         if name not in TRACKER_PACKAGES:
-            raise ConfigError(f"train.trackers: {name!r} is not supported; use any of {sorted(TRACKER_PACKAGES)}")
+            raise ConfigError(
+                f"train.trackers: {name!r} is not supported; use any of {sorted(TRACKER_PACKAGES)}"
+            )
         if importlib.util.find_spec(TRACKER_PACKAGES[name]) is None:
             raise ConfigError(
                 f"train.trackers lists {name!r} but the package {TRACKER_PACKAGES[name]!r} is not installed; "
@@ -69,7 +72,9 @@ class Console:
         from tqdm.auto import tqdm
 
         self.main = main
-        self.bar = tqdm(total=total, initial=initial, disable=not main, dynamic_ncols=True, unit="it", smoothing=0.1)
+        self.bar = tqdm(
+            total=total, initial=initial, disable=not main, dynamic_ncols=True, unit="it", smoothing=0.1
+        )
 
     def info(self, message: str) -> None:
         log.info(message)
@@ -113,7 +118,8 @@ class MetricsLog:
     def write(self, step: int, phase: str, values: Mapping[str, float]) -> None:
         self.accelerator.log(dict(values), step=step)
         if self.accelerator.is_main_process:
-            record = {"step": step, "phase": phase, **{k: _json_number(v) for k, v in values.items()}}
+            record = {"step": step, "phase": phase, "time": round(time.time(), 3)}
+            record |= {k: _json_number(v) for k, v in values.items()}
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
 

@@ -1,4 +1,4 @@
-"""The training loop: every phase of a recipe in order; the phases own their updates, this loop owns the schedule."""
+"""The training loop: a recipe's phases in order; phases own their updates, the loop owns the schedule."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def train(recipe: Recipe, options: TrainOptions | None = None) -> TrainResult:
                 continue  # completed before the checkpoint this run resumes from
             if session.should_stop():
                 break
-            phase = session.begin_phase(index, generator)  # builds, prepares, loads the checkpoint if resuming
+            phase = session.begin_phase(
+                index, generator
+            )  # builds, prepares, loads the checkpoint if resuming
             while state.phase_step < spec.iters and not session.should_stop():
                 session.step(phase)  # grad_accum micro-batches, NaN guard, logging
                 if session.due(engine.val_interval):

@@ -19,13 +19,21 @@ class TrainOptions:
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", help="recipe YAML file or registered name (`srzoo list recipes`)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. phases.0.iters=10")
-    parser.add_argument("--output-dir", type=Path, help="run directory (default: recipe output_dir or runs/<name>)")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. phases.0.iters=10"
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, help="run directory (default: recipe output_dir or runs/<name>)"
+    )
     parser.add_argument(
         "--resume", metavar="auto|PATH", help="continue from the newest checkpoint (auto) or a given one"
     )
-    parser.add_argument("--max-steps", type=int, metavar="N", help="stop after N iterations in total (all phases)")
-    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], help="override train.mixed_precision")
+    parser.add_argument(
+        "--max-steps", type=int, metavar="N", help="stop after N iterations in total (all phases)"
+    )
+    parser.add_argument(
+        "--mixed-precision", choices=["no", "fp16", "bf16"], help="override train.mixed_precision"
+    )
 
 
 def allow_intermixed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -45,7 +45,7 @@ class Phase:
         )
         self.steps_done = 0  # optimizer steps in this phase; set by the loop on resume
 
-    # -- what the loop and the checkpoints see ----------------------------------------------------------------
+    # -- what the loop and the checkpoints see ---------------------------------------------------------
     def models(self) -> dict[str, nn.Module]:
         return {"generator": self.generator}
 
@@ -71,14 +71,15 @@ class Phase:
     def train_step(self, batch: Batch, accelerator: Any) -> dict[str, float]:
         raise NotImplementedError
 
-    # -- shared helpers ----------------------------------------------------------------------------------------
+    # -- shared helpers ---------------------------------------------------------------------------------
     def _build_losses(self, specs: list[LossSpec]) -> list[tuple[str, float, nn.Module]]:
         terms, seen = [], set()
         for spec in specs:
             loss = build_loss(spec.name, **spec.kwargs)
             if _is_gan_loss(loss):
                 raise ConfigError(
-                    f"phase {self.spec.name!r}: {spec.name!r} is a GAN loss; give it as `gan_loss`, not in `losses`"
+                    f"phase {self.spec.name!r}: {spec.name!r} is a GAN loss; "
+                    "give it as `gan_loss`, not in `losses`"
                 )
             key = spec.name if spec.name not in seen else f"{spec.name}_{len(seen)}"
             seen.add(spec.name)
@@ -113,14 +114,18 @@ class Phase:
             self.ema.update(accelerator.unwrap_model(self.generator), step=self.steps_done)
 
     def learning_rates(self) -> dict[str, float]:
-        return {f"lr/{name.split('_')[0]}": float(s.get_last_lr()[0]) for name, s in self.schedulers().items()}
+        return {
+            f"lr/{name.split('_')[0]}": float(s.get_last_lr()[0]) for name, s in self.schedulers().items()
+        }
 
     def export_module(self, accelerator: Any) -> nn.Module:
         """The generator users get: EMA weights when enabled, else the trained net."""
         return self.ema.module if self.ema is not None else accelerator.unwrap_model(self.generator)
 
     def export_state_dict(self, accelerator: Any) -> StateDict:
-        return {k: v.detach().to("cpu").clone() for k, v in self.export_module(accelerator).state_dict().items()}
+        return {
+            k: v.detach().to("cpu").clone() for k, v in self.export_module(accelerator).state_dict().items()
+        }
 
 
 def _floats(logs: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -164,16 +169,21 @@ class AdversarialPhase(Phase):
     def __init__(self, spec: PhaseSpec, recipe: Recipe, generator: nn.Module) -> None:
         if spec.gan_loss is None or recipe.discriminator is None:
             raise ConfigError(
-                f"phase {spec.name!r} is adversarial: it needs `gan_loss` (e.g. {{name: ragan, weight: 0.005}}) "
+                f"phase {spec.name!r} is adversarial: it needs `gan_loss` "
+                "(e.g. {name: ragan, weight: 0.005}) "
                 "and a recipe-level `discriminator`"
             )
         super().__init__(spec, recipe, generator)
         self.gan = build_loss(spec.gan_loss.name, **spec.gan_loss.kwargs)
         if not hasattr(self.gan, "d_loss") or not hasattr(self.gan, "g_loss"):
-            raise ConfigError(f"gan_loss {spec.gan_loss.name!r} has no d_loss/g_loss; use a GAN loss such as ragan")
+            raise ConfigError(
+                f"gan_loss {spec.gan_loss.name!r} has no d_loss/g_loss; use a GAN loss such as ragan"
+            )
         self.gan_weight = float(spec.gan_loss.weight)
         self.discriminator = self._build_discriminator(spec, recipe).train()
-        self.d_optimizer = build_optimizer(spec.d_optimizer or spec.optimizer, self.discriminator.parameters())
+        self.d_optimizer = build_optimizer(
+            spec.d_optimizer or spec.optimizer, self.discriminator.parameters()
+        )
         self.d_scheduler = build_scheduler(spec.d_scheduler or spec.scheduler, self.d_optimizer, spec.iters)
         self._d_plain: nn.Module = self.discriminator
 
@@ -188,7 +198,8 @@ class AdversarialPhase(Phase):
             kwargs["input_size"] = patch  # the D sees HR patches: default its input size to the phase's patch
         elif accepts_size and kwargs["input_size"] != patch:
             raise ConfigError(
-                f"phase {spec.name!r}: discriminator input_size {kwargs['input_size']} differs from the HR patch "
+                f"phase {spec.name!r}: discriminator input_size {kwargs['input_size']} differs from the HR "
+                f"patch "
                 f"size {patch}; drop input_size (it defaults to the patch) or change patch_size"
             )
         return build_discriminator(recipe.discriminator.arch, **kwargs)
@@ -235,5 +246,7 @@ class AdversarialPhase(Phase):
             self.d_optimizer.zero_grad(set_to_none=True)
         self.end_iteration(accelerator)
         logs.update({"g/adv": g_adv.detach(), "g/total": g_total.detach(), "d/adv": d_adv.detach()})
-        logs.update({"d/real_logit": real.detach().float().mean(), "d/fake_logit": fake.detach().float().mean()})
+        logs.update(
+            {"d/real_logit": real.detach().float().mean(), "d/fake_logit": fake.detach().float().mean()}
+        )
         return _floats(logs)

@@ -1,4 +1,4 @@
-"""Everything around the loop: Accelerate setup, data, steps with the NaN guard, validation, checkpoints, exports."""
+"""Everything around the loop: Accelerate, data, steps with a NaN guard, validation, checkpoints, exports."""
 
 from __future__ import annotations
 
@@ -47,9 +47,14 @@ class TrainResult:
 
 def _accelerator(mixed_precision: str, grad_accum: int, trackers: list[str], output_dir: Path) -> Any:
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
     from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 
-    # torch >= 2.11 renames DDP's broadcast_buffers; Accelerate still passes the old name, which behaves as wanted.
+    shared = AcceleratorState._shared_state
+    if shared and shared.get("_mixed_precision") != mixed_precision and PartialState().num_processes == 1:
+        # A second run in one process (notebook, tests) may change precision; Accelerate would refuse it.
+        AcceleratorState._reset_state()
+    # torch renamed DDP's broadcast_buffers; Accelerate still passes the old name, which behaves as wanted.
     warnings.filterwarnings("ignore", message=".*`broadcast_buffers` is deprecated", category=FutureWarning)
 
     try:
@@ -57,10 +62,12 @@ def _accelerator(mixed_precision: str, grad_accum: int, trackers: list[str], out
             mixed_precision=mixed_precision,
             gradient_accumulation_steps=grad_accum,
             log_with=trackers or None,
-            project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
-            # Schedulers are iteration-based: the phases step them once per optimizer step, whatever the world size.
+            project_config=ProjectConfiguration(
+                project_dir=str(output_dir), logging_dir=str(output_dir / "logs")
+            ),
+            # Iteration-based schedulers: phases step them once per optimizer step, whatever the world size.
             step_scheduler_with_optimizer=False,
-            # A batch-norm D runs two forwards before one backward; broadcasting buffers in between breaks autograd.
+            # A batch-norm D runs two forwards, then one backward; syncing buffers in between breaks autograd.
             kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)],
         )
     except (ValueError, RuntimeError) as exc:
@@ -74,16 +81,21 @@ class Session:
         from accelerate.utils import set_seed
 
         self.recipe, self.engine = recipe, recipe.train
-        self.output_dir = Path(options.output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
+        self.output_dir = Path(
+            options.output_dir or recipe.output_dir or Path("runs") / recipe.name
+        ).resolve()
         trackers = check_trackers(self.engine.trackers)
         mixed = options.mixed_precision or self.engine.mixed_precision
         self.accelerator = acc = _accelerator(mixed, self.engine.grad_accum, trackers, self.output_dir)
         self.main, self.world, self.device = acc.is_main_process, acc.num_processes, acc.device
         self.checkpoints = Checkpoints(self.output_dir, self.engine.keep_checkpoints)
         self.resume = self.checkpoints.find(options.resume)
-        if options.resume is None and (self.checkpoints.complete() or (self.output_dir / "last.safetensors").exists()):
+        if options.resume is None and (
+            self.checkpoints.complete() or (self.output_dir / "last.safetensors").exists()
+        ):
             raise ConfigError(
-                f"{self.output_dir} already holds a run; pass --resume auto to continue it or another --output-dir"
+                f"{self.output_dir} already holds a run; pass --resume auto to continue it, "
+                "or another --output-dir"
             )
         self.state = TrainState(**vars(self.resume.state)) if self.resume else TrainState()
         self.max_steps = options.max_steps
@@ -108,14 +120,22 @@ class Session:
         self._old_handlers: dict[int, Any] = {}
         self._install_signals()
         set_seed(recipe.seed)
+        if self.resume and self.resume.meta.get("config_hash") != config_hash(recipe):
+            self.console.info(
+                f"note: the recipe differs from the one {self.resume.path.name} was trained with"
+            )
         where = f"resuming {self.resume.path.name}" if self.resume else "starting"
-        self.console.info(f"{where} {recipe.name} in {self.output_dir} ({self.world} process(es), {acc.device})")
+        self.console.info(
+            f"{where} {recipe.name} in {self.output_dir} ({self.world} process(es), {acc.device})"
+        )
 
     def _check_phases(self) -> None:
-        """Build every phase still to run once, so a bad GAN phase fails now, not after days of pre-training."""
-        for index, spec in enumerate(self.recipe.phases[self.state.phase_index :], start=self.state.phase_index):
-            micro_batch_size(spec.batch_size or self.recipe.data.batch_size, self.world, self.engine.grad_accum,
-                             f"phase {spec.name!r}")  # fmt: skip
+        """Build every phase still to run once: a bad GAN phase fails now, not after days of pre-training."""
+        for index, spec in enumerate(
+            self.recipe.phases[self.state.phase_index :], start=self.state.phase_index
+        ):
+            batch = spec.batch_size or self.recipe.data.batch_size
+            micro_batch_size(batch, self.world, self.engine.grad_accum, f"phase {spec.name!r}")
             if index > self.state.phase_index or self.resume is None:
                 build_phase(spec, self.recipe, self.new_generator())
 
@@ -126,7 +146,7 @@ class Session:
 
         return open_val_sets(self.recipe.data, self.recipe.scale)
 
-    # -- signals: stop at the next iteration boundary, save, export --------------------------------------------
+    # -- signals: stop at the next iteration boundary, save, export ---------------------------------------
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
@@ -147,7 +167,7 @@ class Session:
                 self.stop_signal = "SIGTERM"
         return bool(flag) or (self.max_steps is not None and self.state.global_step >= self.max_steps)
 
-    # -- phases ------------------------------------------------------------------------------------------------
+    # -- phases -------------------------------------------------------------------------------------------
     def new_generator(self, state_dict: dict[str, torch.Tensor] | None = None) -> nn.Module:
         spec = self.recipe.generator
         net = build_arch(spec.arch, scale=self.recipe.scale, **spec.kwargs)
@@ -159,7 +179,7 @@ class Session:
         from accelerate.utils import set_seed
 
         spec = self.recipe.phases[index]
-        self.accelerator.free_memory()  # forget the previous phase's objects: checkpoints hold this phase's only
+        self.accelerator.free_memory()  # forget the previous phase's objects: checkpoints hold this phase's
         set_seed(self.recipe.seed + 1000 * (index + 1))  # e.g. D init: the same whether resumed or not
         phase = build_phase(spec, self.recipe, generator)
         phase.prepare(self.accelerator)
@@ -217,18 +237,22 @@ class Session:
     def due(self, interval: int) -> bool:
         return interval > 0 and self.state.global_step % interval == 0
 
-    # -- validation, checkpoints, exports ----------------------------------------------------------------------
+    # -- validation, checkpoints, exports -----------------------------------------------------------------
     def validate(self, phase: Any) -> None:
         step = self.state.global_step
         if self.validated_at == step or not self.recipe.data.val:
             return
         self.validated_at = step
         if self.main:
-            metrics, grid = validate(phase.export_module(self.accelerator), self.val_sets, phase.val_losses(), self.device)
+            metrics, grid = validate(
+                phase.export_module(self.accelerator), self.val_sets, phase.val_losses(), self.device
+            )
             self.metrics.write(step, phase.spec.name, metrics)
             if grid is not None:
                 self.metrics.image("val/grid", grid, step)
-            self.console.info(f"validation at step {step}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+            self.console.info(
+                f"validation at step {step}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+            )
             score = metrics.get(f"val/{self.val_sets[0].name}/psnr_y") if self.val_sets else None
             best = self.state.best_psnr
             if score is not None and step >= self.engine.best_warmup and (best is None or score > best):
@@ -256,10 +280,12 @@ class Session:
             info |= {"ema": phase.ema is not None, "config_hash": config_hash(self.recipe), **(extra or {})}
             path = self.output_dir / f"{name}.safetensors"
             path.parent.mkdir(parents=True, exist_ok=True)
-            save_weights(path, state_dict, arch=spec.arch, kwargs=spec.kwargs, scale=self.recipe.scale, extra=info)
+            save_weights(
+                path, state_dict, arch=spec.arch, kwargs=spec.kwargs, scale=self.recipe.scale, extra=info
+            )
 
     def end_phase(self, phase: Any) -> nn.Module:
-        """Validate, checkpoint and export `<phase name>.safetensors`; the next phase starts from that generator."""
+        """Validate, checkpoint, export `<phase>.safetensors`; the next phase starts from that generator."""
         self.metrics.flush(self.state.global_step, phase.spec.name, {})
         self.validate(phase)
         self.checkpoint(phase)
@@ -269,7 +295,7 @@ class Session:
         return self.new_generator(phase.export_state_dict(self.accelerator))
 
     def finish(self, phase: Any | None) -> TrainResult:
-        """After the loop: a checkpoint when stopped early, `last.safetensors`, and a clean tracker shutdown."""
+        """After the loop: a checkpoint when stopped early, then `last.safetensors`."""
         complete = self.state.phase_index >= len(self.recipe.phases)
         status = "complete" if complete else self.stop_signal or "max_steps"
         if phase is not None:

@@ -1,4 +1,4 @@
-"""Helpers for training tests (core's and plugins'): small synthetic image folders and a seconds-long recipe."""
+"""Helpers for training tests (core's and plugins'): synthetic image folders and a seconds-long recipe."""
 
 from __future__ import annotations
 

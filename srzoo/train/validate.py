@@ -15,8 +15,16 @@ GRID_SIDE = 192  # HR pixels of the grid crop: big enough to judge texture, smal
 
 
 def _to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
-    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img  # grey trains and scores as R = G = B
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float().div_(255).unsqueeze(0).to(device)
+    rgb = (
+        np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
+    )  # grey trains and scores as R = G = B
+    return (
+        torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
+        .float()
+        .div_(255)
+        .unsqueeze(0)
+        .to(device)
+    )
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -27,7 +35,7 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 def validate(
     generator: nn.Module, sets: Sequence[Any], losses: Mapping[str, nn.Module], device: torch.device
 ) -> tuple[dict[str, float], np.ndarray | None]:
-    """Mean metrics per set (`val/<set>/psnr_y` ...) and a grid of the first image, with `generator` in eval mode."""
+    """Mean metrics per set (`val/<set>/psnr_y`, ...) and a grid of the first image (eval mode)."""
     was_training = generator.training
     generator.eval()
     metrics: dict[str, float] = {}
@@ -58,7 +66,9 @@ def validate(
     return metrics, grid
 
 
-def comparison_grid(lr: np.ndarray, sr: np.ndarray, hr: np.ndarray, scale: int, side: int = GRID_SIDE) -> np.ndarray:
+def comparison_grid(
+    lr: np.ndarray, sr: np.ndarray, hr: np.ndarray, scale: int, side: int = GRID_SIDE
+) -> np.ndarray:
     """LR (nearest), bicubic, SR, HR side by side: a centre crop of `side` HR pixels, uint8 (H, W, 3)."""
     from srzoo.imresize import imresize_uint8
 

@@ -1,0 +1,200 @@
+"""Train esrgan_tiny_x4 on T91 + BSDS200 within a wall-clock budget on this CPU; bench Set5/BSD100; plot.
+
+    SRZOO_DATA=../shared/datasets python benchmarks/train_quality.py [--minutes 15] [--output-dir DIR]
+
+Leaves the run (with psnr.safetensors and gan.safetensors) in DIR and writes
+benchmarks/results/train_quality.json, .md and _curves.png. Phase lengths are fitted to the budget by timing a
+few real steps first (srzoo.train.budget), so a faster machine trains longer. Target: the psnr generator
+reaches Set5 x4 PSNR-Y >= bicubic + 1.0 dB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from srzoo.io_utils import atomic_write
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+RECIPE = "esrgan_tiny_x4"
+SHARES = (0.8, 0.2)  # of the training time per phase
+RESERVE_SECONDS = 150  # startup, validation, phase ends and the final Set5 + BSD100 bench
+TARGET_GAIN_DB = 1.0
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=15.0, help="total wall-clock budget (default 15)")
+    parser.add_argument(
+        "--output-dir", type=Path, default=HERE / "runs" / "train_quality", help="run directory"
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the json/md/png go")
+    return parser.parse_args()
+
+
+def recipe_overrides(extra: list[str]) -> list[str]:
+    return [
+        "data.num_workers=0",  # 2 cores: a loader process would steal one from the training threads
+        "train.checkpoint_interval=0",
+        "train.log_interval=10",
+        "train.trackers=[]",
+        *extra,
+    ]
+
+
+def bench(run_dir: Path, phases: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """model -> set -> {psnr, ssim}: bicubic and each phase's final generator on Set5 and BSD100 (x4)."""
+    from srzoo.bench import run_bench
+    from srzoo.model import load_model
+
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for i, phase in enumerate(phases):
+        report = run_bench(load_model(run_dir / f"{phase}.safetensors"), ["set5", "bsd100"], baseline=i == 0)
+        for result in report.results:
+            label = "bicubic" if result.model == "bicubic" else phase
+            table.setdefault(label, {})[result.set] = {
+                "psnr": result.mean("psnr"),
+                "ssim": result.mean("ssim"),
+            }
+    return table
+
+
+def curves(metrics_file: Path, out: Path, phases: list[str]) -> Path:
+    """Training L1 and validation PSNR-Y against iterations, one colour per phase."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records: dict[tuple[int, str], dict] = {}
+    for line in metrics_file.read_text().splitlines():  # a resumed run repeats steps: keep the last record
+        record = json.loads(line)
+        key = (record["step"], "val" if any(k.startswith("val/") for k in record) else "train")
+        records.setdefault(key, {}).update(record)
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
+    for phase in phases:
+        train = sorted((s, r) for (s, kind), r in records.items() if kind == "train" and r["phase"] == phase)
+        val = sorted((s, r) for (s, kind), r in records.items() if kind == "val" and r["phase"] == phase)
+        if train:
+            ax_loss.plot(
+                [s for s, _ in train], [r.get("train/g/l1", float("nan")) for _, r in train], label=phase
+            )
+        key = next((k for _, r in val for k in r if k.endswith("/psnr_y")), None)
+        if key:
+            ax_val.plot(
+                [s for s, _ in val], [r[key] for _, r in val], "o-", label=f"{phase} ({key.split('/')[1]})"
+            )
+    ax_loss.set(xlabel="iteration", ylabel="train L1 (raw term)", title="training loss", yscale="log")
+    ax_val.set(xlabel="iteration", ylabel="PSNR-Y (dB)", title="validation (EMA generator)")
+    for ax in (ax_loss, ax_val):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    with atomic_write(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return out
+
+
+def markdown(summary: dict) -> str:
+    rows = [
+        "| model | Set5 PSNR-Y | Set5 SSIM-Y | BSD100 PSNR-Y | BSD100 SSIM-Y |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for model, sets in summary["results"].items():
+        s5, b100 = sets["Set5"], sets["BSD100"]
+        rows.append(
+            f"| {model} | {s5['psnr']:.2f} | {s5['ssim']:.4f} | {b100['psnr']:.2f} | {b100['ssim']:.4f} |"
+        )
+    verdict = "PASS" if summary["target"]["met"] else "FAIL"
+    t = summary["timing"]
+    return "\n".join([
+        f"# Training quality: {RECIPE} on T91 + BSDS200 in {summary['budget_minutes']:g} minutes (CPU)",
+        "",
+        *rows,
+        "",
+        f"Target (psnr generator, Set5 x4 PSNR-Y >= bicubic + {TARGET_GAIN_DB} dB = "
+        f"{summary['target']['threshold']:.2f}): **{verdict}** ({summary['target']['psnr_set5']:.2f} dB).",
+        "",
+        f"Iterations: {summary['iterations']} (fitted to the budget from measured step times "
+        f"{summary['step_seconds']} s with {summary['threads']} torch thread(s)).",
+        f"Wall time: {t['total_minutes']:.1f} min total, {t['train_minutes']:.1f} min training. "
+        f"Machine: {summary['machine']}.",
+        *(f"Note: {n}" for n in summary["notes"]),
+        "",
+        "![curves](train_quality_curves.png)",
+        "",
+    ])  # fmt: skip
+
+
+def main() -> int:
+    args = parse()
+    if "SRZOO_DATA" not in os.environ:
+        from srzoo.testing import shared_datasets
+
+        os.environ["SRZOO_DATA"] = str(shared_datasets())
+    from common import machine_info, machine_line
+
+    from srzoo.demo import perceptual_fallback
+    from srzoo.recipe import load_recipe
+    from srzoo.train.budget import StepTimes, measure
+    from srzoo.train.loop import train
+    from srzoo.train.options import TrainOptions
+
+    start = time.perf_counter()
+    machine = machine_info()  # before training: it records the load average the timings ran under
+    notes: list[str] = []
+    recipe = load_recipe(RECIPE, recipe_overrides([]))
+    fallback = perceptual_fallback(recipe, notes.append)
+    recipe = load_recipe(RECIPE, recipe_overrides(fallback))
+    times = measure(recipe)
+    left = args.minutes * 60 - (time.perf_counter() - start) - RESERVE_SECONDS
+    iters = times.iterations(left, SHARES)
+    print(f"step times {times.step_seconds} s ({times.threads} threads) -> iterations {iters}", flush=True)
+    extra = [*fallback, *StepTimes.overrides(iters), f"train.val_interval={max(1, iters[0] // 8)}"]
+    recipe = load_recipe(RECIPE, recipe_overrides(extra))
+    if args.output_dir.exists():
+        import shutil
+
+        shutil.rmtree(args.output_dir)  # the benchmark owns this folder: every run starts fresh
+    train_start = time.perf_counter()
+    result = train(recipe, TrainOptions(output_dir=args.output_dir))
+    train_minutes = (time.perf_counter() - train_start) / 60
+    if result.status != "complete":
+        print(f"training stopped early: {result.status}", file=sys.stderr)
+        return 1
+    phases = [p.name for p in recipe.phases]
+    results = bench(args.output_dir, phases)
+    threshold = results["bicubic"]["Set5"]["psnr"] + TARGET_GAIN_DB
+    psnr_set5 = results["psnr"]["Set5"]["psnr"]
+    summary = {
+        "recipe": RECIPE,
+        "budget_minutes": args.minutes,
+        "iterations": dict(zip(phases, iters)),
+        "step_seconds": [round(t, 3) for t in times.step_seconds],
+        "threads": times.threads,
+        "results": results,
+        "target": {"threshold": threshold, "psnr_set5": psnr_set5, "met": psnr_set5 >= threshold},
+        "timing": {"total_minutes": (time.perf_counter() - start) / 60, "train_minutes": train_minutes},
+        "machine": machine_line(machine),
+        "machine_info": machine,
+        "run_dir": str(args.output_dir),
+        "notes": notes,
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    curves(args.output_dir / "metrics.jsonl", args.results / "train_quality_curves.png", phases)
+    with atomic_write(args.results / "train_quality.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    with atomic_write(args.results / "train_quality.md") as tmp:
+        tmp.write_text(markdown(summary))
+    print(markdown(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

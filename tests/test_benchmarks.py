@@ -1,0 +1,106 @@
+"""The benchmark scripts run end to end at a tiny size and write sane JSON; the FLOP formulas agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+
+
+def run_script(name: str, *args: str, timeout: int = 600) -> None:
+    """Run benchmarks/<name> as a user would (plain Python), with one torch thread per test worker."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(BENCH / name), *args]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+
+
+def test_closed_form_flops_match_the_issue_and_the_counter() -> None:
+    assert common.rrdbnet_macs_per_lr_pixel() == 17_926_848
+    assert common.rrdbnet_flops(1, 1) == 35_853_696  # issue 8: FLOP per LR pixel of the 23-block x4 model
+    from srzoo_esrgan.rrdbnet import RRDBNet
+
+    for kwargs in ({}, {"num_blocks": 2, "num_feat": 16, "num_grow": 8}):
+        with torch.device("meta"):
+            net = RRDBNet(**kwargs)
+            x = torch.empty(2, 3, 8, 12)
+        assert common.counted_flops(lambda net=net, x=x: net(x)) == common.rrdbnet_flops(8, 12, 2, **kwargs)
+
+
+def test_alternate_runs_round_robin_and_respects_the_budget() -> None:
+    order: list[str] = []
+    times = common.alternate(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")}, reps=3, warmup=1
+    )
+    assert order == ["a", "b"] * 4 and [len(v) for v in times.values()] == [3, 3]
+    times = common.alternate({"a": lambda: None}, reps=10**6, warmup=0, budget_s=0.0)
+    assert len(times["a"]) == 1
+
+
+def test_peak_script(tmp_path: Path) -> None:
+    run_script("peak.py", "--quick", "--threads", "1", "--seconds", "0.2", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "peak_cpu.json").read_text())
+    for dtype in ("fp32", "bf16"):
+        entry = report["peak"][dtype]
+        assert entry["peak_gflops"] == max(entry["kernels"].values()) > 0
+    assert report["machine"]["torch"] == torch.__version__
+    assert "Peak throughput" in (tmp_path / "peak_cpu.md").read_text()
+
+
+@pytest.mark.slow
+def test_inference_script(tmp_path: Path) -> None:
+    pytest.importorskip("spandrel")
+    run_script("inference.py", "--tiny", "--threads", "1", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "inference_cpu_tiny.json").read_text())
+    assert [(c["lr_side"], c["batch"]) for c in report["cases"]] == [(16, 1), (16, 2)]
+    first = report["cases"][0]["variants"]
+    assert {"spandrel fp32", "srzoo fp32", "srzoo bf16"} <= set(first)
+    assert first["srzoo fp32"]["max_abs_diff"] <= 1e-5  # the fast path computes what spandrel computes
+    assert first["srzoo bf16"]["max_abs_diff"] < 0.05
+    assert all(v["gflops"] > 0 and v["ratio_vs_spandrel"] > 0 for v in first.values())
+    assert report["targets"]["fp32_max_abs_diff"]["met"] is True
+    md = (tmp_path / "inference_cpu_tiny.md").read_text()
+    assert "speed vs spandrel fp32" in md and "torch threads" in md
+
+
+@pytest.mark.slow
+def test_training_speed_script(tmp_path: Path) -> None:
+    run_script("training_speed.py", "--tiny", "--threads", "1", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "training_speed_cpu_tiny.json").read_text())
+    sup, adv = report["phases"]["supervised"], report["phases"]["adversarial"]
+    assert sup["iters_per_s"] > 0 and adv["iters_per_s"] > 0
+    # the adversarial step adds D forwards/backward and the VGG to the same generator work
+    assert adv["flops_per_iter"] > 2 * sup["flops_per_iter"] > 0
+    # recipe-size FLOPs: issue 8 quotes ~1.8 and ~3.1 TFLOP for the 23-block model; tiny G here, real D/VGG
+    assert 0.5e12 < report["recipe_flops"]["adversarial"] < 3.1e12
+
+
+@pytest.mark.slow
+def test_memory_script(tmp_path: Path) -> None:
+    run_script("memory.py", "--tiny", "--threads", "1", "--out", str(tmp_path))
+    result = json.loads((tmp_path / "memory_cpu_tiny.json").read_text())["result"]
+    assert result["output_shape"] == [1, 3, 384, 384]
+    assert result["tile"] == 48 and result["tiles"] == 9
+    assert result["peak_rss_bytes"] >= result["rss_after_load_bytes"] > 0
+
+
+@pytest.mark.slow
+def test_gpu_suite_dry_run(tmp_path: Path) -> None:
+    run_script("gpu_suite.py", "--dry-run", "--compile-modes", "", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "gpu_suite.json").read_text())
+    for key in ("peak", "inference", "training", "memory"):
+        assert "error" not in report[key], report[key]
+    assert len(report["inference"]["rows"]) == 4
+    assert report["training"]["phases"]["adversarial"]["iters_per_s"] > 0
+    assert report["memory"]["tile 48"]["tiles"] == 4
