@@ -111,10 +111,12 @@ def alternate(
     warmup: int = 1,
     device: torch.device | str | None = None,
     budget_s: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
     """Wall seconds per call of each function, run round-robin (A B C A B C …) so drifting load hits all.
 
-    Stops early (after at least one timed round) once `budget_s` seconds have passed.
+    Stops early (after at least one timed round) once `budget_s` seconds have passed. `clock=time.process_time`
+    counts this process's CPU seconds instead: with one thread, a load-robust measure of the work itself.
     """
     for _ in range(warmup):
         for fn in fns.values():
@@ -124,10 +126,10 @@ def alternate(
     start = time.perf_counter()
     for _ in range(reps):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
             _sync(device)
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(clock() - t0)
         if budget_s is not None and time.perf_counter() - start > budget_s:
             break
     return times

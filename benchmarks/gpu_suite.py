@@ -98,6 +98,25 @@ def inference(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
             common.log(f"   {precision} batch {batch}: {t * 1e3:.1f} ms, {tflops:.1f} TFLOP/s")
             rows.append(row)
         del model
+    # the layout lever: the same model without channels_last (fast=False), at the largest batch
+    model = load_model(weights, device=args.device, precision=args.precisions[0], fast=False)
+    x = torch.rand(max(args.batches), 3, side, side, device=args.device)
+    with torch.inference_mode():
+        t = time_calls(lambda: model(x), args, reps=args.reps, budget_s=15)
+    tflops = flops1 * x.shape[0] / t / 1e12
+    common.log(
+        f"   {args.precisions[0]} batch {x.shape[0]} NCHW (fast=False): {t * 1e3:.1f} ms, {tflops:.1f} TFLOP/s"
+    )
+    rows.append(
+        {
+            "precision": f"{args.precisions[0]} NCHW (fast=False)",
+            "batch": x.shape[0],
+            "median_s": t,
+            "tflops": tflops,
+            "pct_of_peak": None,
+            "megapixels_per_s": x.shape[0] * (4 * side) ** 2 / t / 1e6,
+        }
+    )
     return {"lr_side": side, "flops_per_image": flops1, "rows": rows}
 
 
@@ -131,9 +150,12 @@ def spandrel_compare(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
 
 def compile_child(cfg: dict[str, Any]) -> dict[str, Any]:
     """In a child process: torch.compile(model.net) in each mode, compile time and speed at one batch."""
+    import torch._inductor.config as inductor_config
+
     from srzoo.model import load_model
 
     torch.backends.cudnn.benchmark = True
+    inductor_config.freezing = False  # freezing gives wrong RRDBNet outputs (torch 2.13, CPU): never on
     out: dict[str, Any] = {}
     for mode in cfg["modes"]:
         model = load_model(cfg["weights"], device=cfg["device"], precision=cfg["precision"])
@@ -284,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile-timeout", type=float, default=200.0)
     p.add_argument(
         "--compile-modes",
-        help="torch.compile modes, comma separated; '' skips (default: max-autotune-no-cudagraphs and "
-        "reduce-overhead)",
+        help="torch.compile modes, comma separated; '' skips (default: reduce-overhead, then "
+        "max-autotune-no-cudagraphs)",
     )
     p.add_argument("--dry-run", action="store_true", help="tiny sizes on CPU (tests)")
     p.add_argument("--compile-child", help=argparse.SUPPRESS)
@@ -295,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.device = "cpu" if args.dry_run or not torch.cuda.is_available() else "cuda"
     if args.compile_modes is None:
-        args.compile_modes = "default" if args.dry_run else "max-autotune-no-cudagraphs,reduce-overhead"
+        args.compile_modes = "default" if args.dry_run else "reduce-overhead,max-autotune-no-cudagraphs"
     args.compile_modes = [m for m in args.compile_modes.split(",") if m]
     if args.dry_run:
         args.kwargs = {"num_blocks": 1, "num_feat": 16, "num_grow": 32}

@@ -6,7 +6,15 @@ from typing import Any
 
 from srzoo.build import build_arch, build_discriminator, build_loss
 from srzoo.descriptors import ArchInfo, Capabilities, PretrainedWeights, arch_info, describe_arch
-from srzoo.errors import ConfigError, DataError, InputError, PluginError, SrzooError, UnknownNameError, WeightsError
+from srzoo.errors import (
+    ConfigError,
+    DataError,
+    InputError,
+    PluginError,
+    SrzooError,
+    UnknownNameError,
+    WeightsError,
+)
 from srzoo.model import ModelCard, SRModel, load_model
 from srzoo.recipe import Recipe, load_recipe
 from srzoo.registries import ARCHS, DATASETS, LOSSES, PHASES, RECIPES

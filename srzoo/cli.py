@@ -20,7 +20,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if match:
-            choices = re.findall(r"'([^']*)'", match.group(2)) or [c.strip() for c in match.group(2).split(",")]
+            choices = re.findall(r"'([^']*)'", match.group(2)) or [
+                c.strip() for c in match.group(2).split(",")
+            ]
             message += did_you_mean(match.group(1), choices)
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 

@@ -52,7 +52,9 @@ def resolve_recipe_path(ref: str | Path, relative_to: Path | None = None) -> Pat
     text = str(ref)
     if "/" in text or text.endswith((".yaml", ".yml")):
         if Path(text).stem not in RECIPES:
-            raise ConfigError(f"recipe file {text} does not exist; `srzoo list recipes` shows the named recipes")
+            raise ConfigError(
+                f"recipe file {text} does not exist; `srzoo list recipes` shows the named recipes"
+            )
         text = Path(text).stem
     return recipe_file(text)
 
@@ -118,7 +120,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             where = ".".join(parts[: depth + 1])
             if isinstance(node, list):
                 if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
-                    raise ConfigError(f"override {item!r}: {where} is not an index of a {len(node)}-item list")
+                    raise ConfigError(
+                        f"override {item!r}: {where} is not an index of a {len(node)}-item list"
+                    )
                 if last:
                     node[int(part)] = value
                 else:

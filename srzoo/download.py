@@ -14,7 +14,9 @@ from srzoo.errors import DataError
 from srzoo.io_utils import atomic_write, sha256_file
 
 
-def download(url: str, dest: str | os.PathLike, *, sha256: str | None, what: str = "file", hint: str = "") -> Path:
+def download(
+    url: str, dest: str | os.PathLike, *, sha256: str | None, what: str = "file", hint: str = ""
+) -> Path:
     """Return `dest`, downloading `url` there first unless a file with the right hash is already present.
 
     The file appears under its final name only after the hash matched, so an interrupted download never
@@ -28,9 +30,12 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None, what: str
     try:
         with urllib.request.urlopen(url, timeout=60) as response, atomic_write(dest) as tmp:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with open(tmp, "wb") as out, tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"downloading {dest.name}", leave=False
-            ) as bar:
+            with (
+                open(tmp, "wb") as out,
+                tqdm(
+                    total=total, unit="B", unit_scale=True, desc=f"downloading {dest.name}", leave=False
+                ) as bar,
+            ):
                 while block := response.read(1 << 20):
                     out.write(block)
                     digest.update(block)

@@ -57,8 +57,9 @@ class FusedConv2d(nn.Module):
     def reference(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
         """The unfused ops, in the traced order (used off CPU, with autograd, or for fp16)."""
         y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        if self.residual:
-            y = (y * self.scale if self.scale != 1.0 else y) + other
+        if self.residual:  # in place on the fresh conv output when that gives the same result (no broadcast)
+            y = y.mul_(self.scale) if self.scale != 1.0 else y
+            y = y.add_(other) if other.shape == y.shape and other.dtype == y.dtype else y + other
         if self.act == "leaky_relu":
             return F.leaky_relu(y, self.slope, inplace=True)
         return F.relu(y, inplace=True) if self.act == "relu" else y

@@ -96,7 +96,9 @@ def _resolve_arch(weights: WeightsFile, arch: str | None) -> tuple[str, dict[str
                 )
             continue
         try:
-            sd = info.convert_state_dict(weights.state_dict) if info.convert_state_dict else weights.state_dict
+            sd = (
+                info.convert_state_dict(weights.state_dict) if info.convert_state_dict else weights.state_dict
+            )
             kwargs = dict(info.infer_kwargs(sd))
         except Exception as exc:  # not this arch's layout: try the next one
             errors.append(f"{name}: {exc}")
@@ -114,7 +116,9 @@ def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
     shapes = [
-        f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in sd and sd[k].shape != v.shape
+        f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in sd and sd[k].shape != v.shape
     ]
     if missing or unexpected or shapes:
         parts = []
@@ -155,13 +159,15 @@ def load_model(
             raise ConfigError("load_model needs weights or a parameter-free arch")
         net = build_arch(arch, scale=scale or 4)
         if any(True for _ in net.parameters()):
-            raise WeightsError(f"arch {arch!r} has parameters: give weights (a file, run directory or zoo tag)")
+            raise WeightsError(
+                f"arch {arch!r} has parameters: give weights (a file, run directory or zoo tag)"
+            )
         card = ModelCard(arch, {}, scale or 4, arch_info(ARCHS.get(arch)).capabilities, source="(no weights)")
     else:
         net, card = build_from_weights(resolve_weights(weights_or_tag), arch)
         if scale is not None and scale != card.scale:
             raise ConfigError(f"weights {weights_or_tag} are x{card.scale}, not x{scale}")
     caps = card.capabilities
-    if precision == "fp16" and not caps.fp16 or precision == "bf16" and not caps.bf16:
+    if (precision == "fp16" and not caps.fp16) or (precision == "bf16" and not caps.bf16):
         raise ConfigError(f"arch {card.arch!r} is not declared {precision}-safe; use --precision fp32")
     return SRModel(net, card, precision=precision, fast=fast).to(device)

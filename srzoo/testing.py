@@ -59,7 +59,9 @@ def check_discriminator(
         model = build_discriminator(name, **args)
         x = torch.rand(batch, info.capabilities.in_channels, size, size)
         y = model(x)
-        assert tuple(y.shape) == (batch, 1), f"{name} at {size}: output {tuple(y.shape)}, expected ({batch}, 1)"
+        assert tuple(y.shape) == (batch, 1), (
+            f"{name} at {size}: output {tuple(y.shape)}, expected ({batch}, 1)"
+        )
         assert torch.isfinite(y).all(), f"{name} at {size}: non-finite logits"
         _check_gradients(model, y, f"{name} at {size}")
         model.eval()

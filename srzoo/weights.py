@@ -100,7 +100,7 @@ def _load_safetensors(path: Path) -> WeightsFile:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = dict(f.metadata() or {})
-            sd = {k: f.get_tensor(k) for k in f.keys()}
+            sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
     except (SafetensorError, OSError) as exc:
         raise WeightsError(f"cannot read safetensors file {path}: {exc}") from None
     if not sd:

@@ -27,7 +27,9 @@ class TinyNet(nn.Module):
 '''
 
 
-def make_dist(root: Path, dist: str, module: str, source: str, entry_points: dict[str, dict[str, str]]) -> Path:
+def make_dist(
+    root: Path, dist: str, module: str, source: str, entry_points: dict[str, dict[str, str]]
+) -> Path:
     """Write `module.py` and `<dist>-1.0.dist-info/` (METADATA + entry_points.txt) under `root`; return root."""
     root.mkdir(parents=True, exist_ok=True)
     (root / f"{module}.py").write_text(textwrap.dedent(source))
@@ -43,15 +45,23 @@ def make_dist(root: Path, dist: str, module: str, source: str, entry_points: dic
     return root
 
 
-def run_python(code: str, *paths: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, *paths: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `code` in a fresh interpreter with `paths` prepended to PYTHONPATH (fresh entry-point discovery)."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), full_env.get("PYTHONPATH", "")])
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env, timeout=300
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
     )
 
 
-def run_cli(args: list[str], *paths: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], *paths: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `srzoo` console entry in a fresh interpreter with extra plugin paths."""
     return run_python(f"import sys; from srzoo.cli import main; sys.exit(main({args!r}))", *paths, env=env)

@@ -45,7 +45,10 @@ def test_yaml_quirks_are_coerced_to_declared_types(tmp_path: Path) -> None:
     ("override", "message"),
     [
         ("phases.0.optimizr.lr=1", "unknown key 'phases.0.optimizr' — did you mean 'optimizer'"),
-        ("train.mixed_precision=fp61", "train.mixed_precision: 'fp61' is not one of 'no', 'fp16', 'bf16' — did you mean 'fp16'"),
+        (
+            "train.mixed_precision=fp61",
+            "train.mixed_precision: 'fp61' is not one of 'no', 'fp16', 'bf16' — did you mean 'fp16'",
+        ),
         ("phases.0.iters=many", "phases.0.iters: expected an integer, got 'many'"),
         ("phases.3.iters=1", "phases.3 is not an index of a 1-item list"),
         ("scale", "must look like key.sub=value"),
@@ -72,7 +75,9 @@ def test_overrides_reach_nested_lists_and_parse_yaml_values(tmp_path: Path) -> N
 
 def test_missing_required_key_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="missing required key 'phases.0.iters'"):
-        load_recipe(write(tmp_path, "bad.yaml", "name: x\ngenerator: {arch: bicubic}\nphases: [{name: a, type: s}]\n"))
+        load_recipe(
+            write(tmp_path, "bad.yaml", "name: x\ngenerator: {arch: bicubic}\nphases: [{name: a, type: s}]\n")
+        )
 
 
 def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:

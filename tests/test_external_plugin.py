@@ -21,7 +21,9 @@ phases: [{name: psnr, type: supervised, iters: 1}]
 
 @pytest.fixture
 def acme(tmp_path: Path) -> Path:
-    return make_dist(tmp_path / "site", "acme-sr", "acme_sr", TINY_ARCH, {"srzoo.archs": {"tinynet": "acme_sr:TinyNet"}})
+    return make_dist(
+        tmp_path / "site", "acme-sr", "acme_sr", TINY_ARCH, {"srzoo.archs": {"tinynet": "acme_sr:TinyNet"}}
+    )
 
 
 def test_external_arch_is_listed_with_its_distribution(acme: Path) -> None:
@@ -71,7 +73,18 @@ def test_real_pip_install_of_a_plugin_package(tmp_path: Path) -> None:
     )
     site = tmp_path / "site"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(pkg)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(pkg),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

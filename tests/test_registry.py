@@ -51,7 +51,9 @@ def test_unknown_constructor_argument_is_an_error_with_suggestion() -> None:
 
 
 def test_broken_plugin_is_isolated_and_reported(tmp_path: Path) -> None:
-    root = make_dist(tmp_path / "site", "broken-sr", "broken_sr", BROKEN, {"srzoo.archs": {"broken": "broken_sr:Net"}})
+    root = make_dist(
+        tmp_path / "site", "broken-sr", "broken_sr", BROKEN, {"srzoo.archs": {"broken": "broken_sr:Net"}}
+    )
     listing = run_cli(["list", "archs"], root)
     assert listing.returncode == 0, listing.stderr
     assert "broken" in listing.stdout and "rrdbnet" in listing.stdout
@@ -69,12 +71,19 @@ def test_broken_plugin_is_isolated_and_reported(tmp_path: Path) -> None:
         """,
         root,
     )
-    assert "ERR arch 'broken' from 'broken-sr' (broken_sr:Net) failed to load: ImportError: needs libfoo" in use.stdout
+    assert (
+        "ERR arch 'broken' from 'broken-sr' (broken_sr:Net) failed to load: ImportError: needs libfoo"
+        in use.stdout
+    )
 
 
 def test_duplicate_name_from_two_distributions_names_both(tmp_path: Path) -> None:
-    a = make_dist(tmp_path / "a", "sr-alpha", "sr_alpha", TINY_ARCH, {"srzoo.archs": {"dupe": "sr_alpha:TinyNet"}})
-    b = make_dist(tmp_path / "b", "sr-beta", "sr_beta", TINY_ARCH, {"srzoo.archs": {"dupe": "sr_beta:TinyNet"}})
+    a = make_dist(
+        tmp_path / "a", "sr-alpha", "sr_alpha", TINY_ARCH, {"srzoo.archs": {"dupe": "sr_alpha:TinyNet"}}
+    )
+    b = make_dist(
+        tmp_path / "b", "sr-beta", "sr_beta", TINY_ARCH, {"srzoo.archs": {"dupe": "sr_beta:TinyNet"}}
+    )
     result = run_python(
         """
         import srzoo

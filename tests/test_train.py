@@ -255,3 +255,16 @@ def test_cli_train_runs_and_reports_errors_in_one_line(recipe_file: Path, tmp_pa
     assert main(["train", str(recipe_file), "phases.0.itres=1", "--output-dir", str(tmp_path / "bad")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("srzoo train: error: unknown key 'phases.0.itres' — did you mean 'iters'")
+
+
+def test_budget_fits_iterations_to_measured_step_times(recipe_file: Path) -> None:
+    from srzoo.train.budget import StepTimes, step_seconds
+
+    times = StepTimes([0.5, 2.0], threads=1)
+    assert times.iterations(100.0, (0.8, 0.2)) == [160, 10]
+    assert times.iterations(-5.0, (0.8, 0.2)) == [1, 1]  # never zero: a phase always runs
+    assert StepTimes.overrides([160, 10]) == ["phases.0.iters=160", "phases.1.iters=10"]
+    with pytest.raises(ConfigError, match="one budget fraction per phase"):
+        times.iterations(100.0, (1.0,))
+    seconds = step_seconds(load_recipe(recipe_file), 1, steps=1)  # a real adversarial step, data included
+    assert 0.0 < seconds < 60.0

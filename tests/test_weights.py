@@ -76,7 +76,9 @@ def test_foreign_file_infers_arch_from_shapes_and_basicsr_layout(tmp_path: Path)
 
 def test_run_directory_resolves_to_last_generator(tmp_path: Path) -> None:
     net = srzoo.build_arch("rrdbnet", scale=4, **TINY)
-    save_weights(tmp_path / "run" / "last.safetensors", net.state_dict(), arch="rrdbnet", kwargs=TINY, scale=4)
+    save_weights(
+        tmp_path / "run" / "last.safetensors", net.state_dict(), arch="rrdbnet", kwargs=TINY, scale=4
+    )
     assert srzoo.load_model(tmp_path / "run").card.source.endswith("last.safetensors")
 
 
@@ -90,7 +92,9 @@ def test_weights_of_another_arch_name_keys_and_shapes(tmp_path: Path) -> None:
     from srzoo.model import load_into
 
     big = srzoo.build_arch("rrdbnet", scale=4, num_feat=16, num_grow=4, num_blocks=1)
-    with pytest.raises(WeightsError, match=r"shape mismatch \d+: conv_first.weight \(8, 3, 3, 3\) vs \(16, 3, 3, 3\)"):
+    with pytest.raises(
+        WeightsError, match=r"shape mismatch \d+: conv_first.weight \(8, 3, 3, 3\) vs \(16, 3, 3, 3\)"
+    ):
         load_into(big, small.state_dict(), "rrdbnet nf16")
 
 
@@ -117,7 +121,9 @@ def zoo_arch(tmp_path: Path):
     factory = ARCHS.get("rrdbnet")
 
     @describe_arch(pretrained=(good, bad))
-    def tiny_zoo(scale: int = 4, num_feat: int = 8, num_grow: int = 4, num_blocks: int = 1) -> torch.nn.Module:
+    def tiny_zoo(
+        scale: int = 4, num_feat: int = 8, num_grow: int = 4, num_blocks: int = 1
+    ) -> torch.nn.Module:
         return factory(scale=scale, num_feat=num_feat, num_grow=num_grow, num_blocks=num_blocks)
 
     ARCHS.register("tinyzoo", tiny_zoo)
@@ -132,7 +138,9 @@ def test_zoo_tag_downloads_once_into_cache_and_verifies(zoo_arch, tmp_path: Path
     x = torch.rand(1, 3, 6, 6)
     with torch.no_grad():
         assert torch.allclose(model(x), zoo_arch(x).clamp(0, 1), atol=1e-6)
-    with pytest.raises(WeightsError, match="expected 0000.*nothing was kept; download it yourself and pass --weights"):
+    with pytest.raises(
+        WeightsError, match="expected 0000.*nothing was kept; download it yourself and pass --weights"
+    ):
         srzoo.load_model("tinyzoo.corrupt")
     assert not (Path(os.environ["SRZOO_CACHE"]) / "weights" / "corrupt.pth").exists()
 
@@ -144,7 +152,9 @@ def test_offline_tag_names_url_and_weights_option(tmp_path: Path) -> None:
 
     ARCHS.register("offlinezoo", offline)
     try:
-        with pytest.raises(WeightsError, match=r"cannot download weights offlinezoo.v1 from file://.*--weights PATH"):
+        with pytest.raises(
+            WeightsError, match=r"cannot download weights offlinezoo.v1 from file://.*--weights PATH"
+        ):
             srzoo.load_model("offlinezoo")
     finally:
         ARCHS.unregister("offlinezoo")

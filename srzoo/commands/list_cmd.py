@@ -12,7 +12,9 @@ PLURAL = {kind: plural for plural, kind in KINDS.items()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("list", help="list registered archs, losses, datasets, phases, recipes, plugins")
+    parser = subparsers.add_parser(
+        "list", help="list registered archs, losses, datasets, phases, recipes, plugins"
+    )
     parser.add_argument("what", nargs="?", default="archs", choices=[*KINDS, "plugins", "weights"])
     parser.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'rrdb*'")
     parser.set_defaults(func=run)
@@ -29,7 +31,11 @@ def run(args: argparse.Namespace) -> int:
     for entry in registry.entries():
         if not _match(entry.name, args.pattern):
             continue
-        note = f"  CONFLICT: also provided by {', '.join(conflicts[entry.name][1:])}" if entry.name in conflicts else ""
+        note = (
+            f"  CONFLICT: also provided by {', '.join(conflicts[entry.name][1:])}"
+            if entry.name in conflicts
+            else ""
+        )
         rows.append((entry.name, entry.dist, note))
     width = max((len(r[0]) for r in rows), default=0)
     for name, dist, note in rows:
