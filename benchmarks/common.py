@@ -59,20 +59,20 @@ def _git_commit() -> str | None:
 
 def machine_info() -> dict[str, Any]:
     """What the numbers were measured on: CPU, cores, threads, torch / oneDNN versions, GPU and load."""
-    import psutil
-
     info: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cpu_flags": _cpu_flags(),
-        "physical_cores": psutil.cpu_count(logical=False),
-        "logical_cpus": psutil.cpu_count(logical=True),
+        "physical_cores": physical_cores(),
+        "logical_cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "onednn": torch.backends.mkldnn.is_available(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+        if hasattr(os, "sysconf")
+        else None,
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "git_commit": _git_commit(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -201,22 +201,30 @@ def write_results(
     name: str, report: dict[str, Any], markdown: str, out_dir: str | Path | None = None
 ) -> Path:
     """Write `<out_dir>/<name>.json` and `.md` atomically (default benchmarks/results/); return the JSON."""
-    from srzoo.io_utils import atomic_write
+    from srzoo.io_utils import atomic_write  # stdlib only: fine on a bare GPU box
 
     out = Path(out_dir) if out_dir is not None else RESULTS
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / f"{name}.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2, sort_keys=False, default=str) + "\n")
-    with atomic_write(out / f"{name}.md") as tmp:
-        tmp.write_text(markdown.rstrip() + "\n")
+    for path, text in (
+        (out / f"{name}.json", json.dumps(report, indent=2, default=str)),
+        (out / f"{name}.md", markdown),
+    ):
+        with atomic_write(path) as tmp:
+            tmp.write_text(text.rstrip() + "\n")
     return out / f"{name}.json"
+
+
+def physical_cores() -> int | None:
+    try:  # psutil is optional: a bare GPU box may not have it
+        import psutil
+
+        return psutil.cpu_count(logical=False)
+    except ImportError:
+        return os.cpu_count()
 
 
 def set_threads(threads: int | None) -> int:
     """Use `threads` torch threads (default: physical cores, what oneDNN runs best with); return the count."""
-    import psutil
-
-    n = threads or psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    n = threads or physical_cores() or os.cpu_count() or 1
     torch.set_num_threads(n)
     return n
 

@@ -32,14 +32,17 @@ def elapsed() -> float:
 
 
 def random_weights(folder: Path, kwargs: dict[str, int]) -> Path:
-    """A random x4 RRDBNet saved as srzoo safetensors (load_model reads it like any weights file)."""
+    """A random x4 RRDBNet as srzoo safetensors, or BasicSR .pth without safetensors (load_model reads both)."""
     from srzoo.build import build_arch
-    from srzoo.weights import save_weights
+    from srzoo.weights import save_basicsr, save_weights
 
     torch.manual_seed(0)
     net = build_arch("rrdbnet", scale=4, **kwargs)
-    path = folder / "rrdbnet_x4_random.safetensors"
-    return save_weights(path, net.state_dict(), arch="rrdbnet", kwargs=kwargs, scale=4)
+    try:
+        path = folder / "rrdbnet_x4_random.safetensors"
+        return save_weights(path, net.state_dict(), arch="rrdbnet", kwargs=kwargs, scale=4)
+    except ImportError:
+        return save_basicsr(folder / "rrdbnet_x4_random.pth", net.state_dict())
 
 
 def section(report: dict[str, Any], name: str, need_s: float, args: argparse.Namespace, fn: Any) -> None:
@@ -129,7 +132,9 @@ def spandrel_compare(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
     from srzoo.model import load_model
     from srzoo.weights import load_weights_file, save_basicsr
 
-    basicsr = save_basicsr(weights.with_suffix(".pth"), load_weights_file(weights).state_dict)
+    basicsr = weights
+    if weights.suffix != ".pth":
+        basicsr = save_basicsr(weights.with_suffix(".pth"), load_weights_file(weights).state_dict)
     sp = spandrel.ModelLoader().load_from_file(str(basicsr)).model.eval().to(args.device)
     ours = load_model(weights, device=args.device, precision="fp16")
     batch = max(args.batches)

@@ -25,8 +25,12 @@ RSS_GOAL_GB = 3.0
 
 def child(cfg: dict[str, Any]) -> dict[str, Any]:
     """The measured run: load the model, upscale one random image in tiles, report memory and time."""
-    from srzoo.infer import TileStats, upscale
     from srzoo.model import load_model
+
+    try:
+        from srzoo.infer import TileStats, upscale
+    except ImportError:  # srzoo.infer needs numpy/PIL; the tiler itself is torch only
+        from srzoo.tiling import TileStats, upscale
 
     torch.set_num_threads(cfg["threads"])
     model = load_model(cfg["weights"], device=cfg["device"], precision=cfg["precision"])

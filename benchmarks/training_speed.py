@@ -29,6 +29,7 @@ SETTINGS = (
     "mixed_precision",
     "channels_last",
     "iters",
+    "clock",
 )
 RECIPE_BATCH, RECIPE_PATCH = 16, 128  # the esrgan_x4 recipe's training step (issue 8's reference config)
 
@@ -67,6 +68,72 @@ def build_phase(kind: str, args: argparse.Namespace) -> tuple[Any, Any]:
     return phase, accelerator
 
 
+class HandLoop:
+    """The phases' math without srzoo.train (for machines without accelerate/timm/yaml): G step with D frozen
+    (L1 x0.01 + VGG19 conv5_4 + RaGAN x0.005), then D on real and detached fake; Adam(1e-4, 0.9/0.99)."""
+
+    def __init__(self, kind: str, args: argparse.Namespace) -> None:
+        from srzoo_esrgan.discriminator import VGGDiscriminator
+        from srzoo_esrgan.losses import PerceptualLoss, RaGANLoss
+        from srzoo_esrgan.rrdbnet import RRDBNet
+
+        self.kind, self.device = kind, torch.device(args.device)
+        fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+        kw = {"num_blocks": args.num_blocks, "num_feat": args.num_feat, "num_grow": args.num_grow}
+        self.g = RRDBNet(**kw).to(self.device, memory_format=fmt).train()
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=1e-4, betas=(0.9, 0.99))
+        dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+        self.autocast = torch.autocast(
+            self.device.type, dtypes.get(args.mixed_precision), enabled=args.mixed_precision in dtypes
+        )
+        if kind == "adversarial":
+            self.d = VGGDiscriminator(input_size=args.patch, num_feat=4 if args.tiny else 64)
+            self.d = self.d.to(self.device, memory_format=fmt).train()
+            tap = "conv1_2" if args.tiny else "conv5_4"
+            self.vgg = PerceptualLoss(layer_weights={tap: 1.0}, weights="none").to(self.device)
+            self.gan, self.opt_d = (
+                RaGANLoss(),
+                torch.optim.Adam(self.d.parameters(), lr=1e-4, betas=(0.9, 0.99)),
+            )
+
+    def train_step(self, batch: dict[str, torch.Tensor], _accelerator: Any = None) -> None:
+        lr, hr = batch["lr"], batch["hr"]
+        if self.kind == "supervised":
+            with self.autocast:
+                loss = torch.nn.functional.l1_loss(self.g(lr), hr)
+            loss.backward()
+            self.opt_g.step()
+            self.opt_g.zero_grad(set_to_none=True)
+            return
+        self.d.requires_grad_(False)
+        with self.autocast:
+            sr = self.g(lr)
+            real = self.d(hr).detach()
+            loss = 0.01 * torch.nn.functional.l1_loss(sr, hr) + self.vgg(sr, hr)
+            loss = loss + 0.005 * self.gan.g_loss(real, self.d(sr))
+        loss.backward()
+        self.opt_g.step()
+        self.opt_g.zero_grad(set_to_none=True)
+        self.d.requires_grad_(True)
+        with self.autocast:
+            d_loss = self.gan.d_loss(self.d(hr), self.d(sr.detach()))
+        d_loss.backward()
+        self.opt_d.step()
+        self.opt_d.zero_grad(set_to_none=True)
+
+
+def make_step(kind: str, args: argparse.Namespace) -> tuple[Any, torch.device, str]:
+    """(train_step(batch), device, which code): srzoo's phases when importable, else the hand loop."""
+    if not getattr(args, "hand_loop", False):
+        try:
+            phase, accelerator = build_phase(kind, args)
+            return (lambda batch: phase.train_step(batch, accelerator)), accelerator.device, "srzoo phases"
+        except ImportError as exc:  # accelerate / timm / yaml missing on a bare GPU box
+            common.log(f"   srzoo.train unavailable ({exc.name} missing): hand loop")
+    loop = HandLoop(kind, args)
+    return loop.train_step, loop.device, "hand loop"
+
+
 def batch_for(args: argparse.Namespace, device: torch.device) -> dict[str, torch.Tensor]:
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     lr = torch.rand(args.batch, 3, args.patch // 4, args.patch // 4, device=device)
@@ -75,22 +142,24 @@ def batch_for(args: argparse.Namespace, device: torch.device) -> dict[str, torch
 
 
 def measure_phase(kind: str, args: argparse.Namespace) -> dict[str, Any]:
-    phase, accelerator = build_phase(kind, args)
-    batch = batch_for(args, accelerator.device)
-    flops = common.counted_flops(lambda: phase.train_step(batch, accelerator))  # also the warm-up step
+    step, device, code = make_step(kind, args)
+    batch = batch_for(args, device)
+    flops = common.counted_flops(lambda: step(batch))  # also the first warm-up step
     for _ in range(args.warmup - 1):
-        phase.train_step(batch, accelerator)
+        step(batch)
     times = common.alternate(
-        {kind: lambda: phase.train_step(batch, accelerator)},
+        {kind: lambda: step(batch)},
         reps=args.iters,
         warmup=0,
-        device=accelerator.device,
+        device=device,
         budget_s=args.budget,
+        clock=time.process_time if getattr(args, "clock", "wall") == "cpu" else time.perf_counter,
     )[kind]
     t = common.median(times)
     dtype = "bf16" if args.mixed_precision == "bf16" else "fp16" if args.mixed_precision == "fp16" else "fp32"
     peak_g = args.peak.get(dtype, {}).get("peak_gflops")
     return {
+        "code": code,
         "seconds": times,
         "median_s": t,
         "iters_per_s": 1 / t,
@@ -159,7 +228,7 @@ def markdown(report: dict[str, Any]) -> str:
         common.machine_line(report["machine"]),
         f"RRDBNet {a['num_blocks']} blocks nf {a['num_feat']} gc {a['num_grow']}, batch {a['batch']}, "
         f"HR patch {a['patch']}, mixed precision {a['mixed_precision']}, channels_last "
-        f"{a['channels_last']}; median of {a['iters']} iterations. Peak: "
+        f"{a['channels_last']}; median of {a['iters']} iterations ({a['clock']} clock). Peak: "
         + ", ".join(f"{k} {v['peak_gflops']:.0f} GFLOP/s" for k, v in report["peak"].items()),
         common.markdown_table(
             (
@@ -204,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         "--budget", type=float, default=300.0, help="seconds of timed iterations per phase, at most"
     )
     p.add_argument("--threads", type=int)
+    p.add_argument("--clock", default="wall", choices=("wall", "cpu"), help="cpu: process CPU seconds")
+    p.add_argument("--hand-loop", action="store_true", help="time the hand-written loop, not srzoo's phases")
     p.add_argument("--tiny", action="store_true", help="test mode: 1-block nf 8 model, batch 2, patch 32")
     p.add_argument("--out", help="output folder (default benchmarks/results)")
     args = p.parse_args(argv)
@@ -213,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     kind = "cuda" if args.device.startswith("cuda") else "cpu"
     common.log("measuring peak")
-    args.peak = peak.measure(kind, quick=args.tiny, seconds=0.3 if args.tiny else 2.0)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    args.peak = peak.measure(kind, quick=args.tiny, seconds=0.3 if args.tiny else 2.0, clock=clock)
     totals = recipe_flops(args)
     phases = {}
     for name in [n for n in args.phases.split(",") if n]:

@@ -75,13 +75,21 @@ def test_inference_script(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_training_speed_script(tmp_path: Path) -> None:
-    run_script("training_speed.py", "--tiny", "--threads", "1", "--out", str(tmp_path))
-    report = json.loads((tmp_path / "training_speed_cpu_tiny.json").read_text())
+def test_training_speed_script_and_its_hand_loop_fallback(tmp_path: Path) -> None:
+    run_script("training_speed.py", "--tiny", "--threads", "1", "--out", str(tmp_path / "phases"))
+    run_script(
+        "training_speed.py", "--tiny", "--hand-loop", "--threads", "1", "--out", str(tmp_path / "hand")
+    )
+    report = json.loads((tmp_path / "phases" / "training_speed_cpu_tiny.json").read_text())
+    hand = json.loads((tmp_path / "hand" / "training_speed_cpu_tiny.json").read_text())["phases"]
     sup, adv = report["phases"]["supervised"], report["phases"]["adversarial"]
+    assert sup["code"] == adv["code"] == "srzoo phases" and hand["adversarial"]["code"] == "hand loop"
     assert sup["iters_per_s"] > 0 and adv["iters_per_s"] > 0
     # the adversarial step adds D forwards/backward and the VGG to the same generator work
     assert adv["flops_per_iter"] > 2 * sup["flops_per_iter"] > 0
+    # the fallback loop (bare GPU boxes) does exactly the phases' convolutions and matmuls
+    assert hand["adversarial"]["flops_per_iter"] == adv["flops_per_iter"]
+    assert hand["supervised"]["flops_per_iter"] == sup["flops_per_iter"]
     # recipe-size FLOPs: issue 8 quotes ~1.8 and ~3.1 TFLOP for the 23-block model; tiny G here, real D/VGG
     assert 0.5e12 < report["recipe_flops"]["adversarial"] < 3.1e12
 
@@ -101,6 +109,7 @@ def test_gpu_suite_dry_run(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "gpu_suite.json").read_text())
     for key in ("peak", "inference", "training", "memory"):
         assert "error" not in report[key], report[key]
-    assert len(report["inference"]["rows"]) == 4
+    rows = report["inference"]["rows"]
+    assert [r["batch"] for r in rows] == [1, 2, 1, 2, 2] and "fast=False" in rows[-1]["precision"]
     assert report["training"]["phases"]["adversarial"]["iters_per_s"] > 0
     assert report["memory"]["tile 48"]["tiles"] == 4

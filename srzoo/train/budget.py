@@ -13,6 +13,8 @@ import torch
 
 from srzoo.errors import ConfigError
 
+PARALLEL_GAIN = 0.7  # all cores must make a step this much faster than one thread to be chosen
+
 
 @dataclass
 class StepTimes:
@@ -68,22 +70,22 @@ def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
     return statistics.median(times[1:])
 
 
-def pick_threads(recipe: Any) -> int:
-    """1 or all cores, whichever trains faster here: on a busy 2-core machine one thread can be 3x faster,
-    because every multi-threaded kernel waits for its slowest (descheduled) thread."""
-    cores = os.cpu_count() or 1
-    if cores == 1:
-        return 1
-    timings = {}
-    for threads in (cores, 1):
-        torch.set_num_threads(threads)
-        timings[threads] = step_seconds(recipe, 0, steps=2)
-    best = min(timings, key=timings.__getitem__)
-    torch.set_num_threads(best)
-    return best
-
-
 def measure(recipe: Any, *, choose_threads: bool = True) -> StepTimes:
-    """Time each phase's step (after picking the faster thread count); leaves torch on that thread count."""
-    chosen = pick_threads(recipe) if choose_threads else torch.get_num_threads()
-    return StepTimes([step_seconds(recipe, i) for i in range(len(recipe.phases))], chosen)
+    """Seconds per step of each phase; first picks 1 thread or all cores, whichever trains faster here (on a
+    busy 2-core machine one thread can be 3x faster: multi-threaded kernels wait for a descheduled thread).
+    Leaves torch on the chosen thread count."""
+    cores = os.cpu_count() or 1
+    candidates = (cores, 1) if choose_threads and cores > 1 else (torch.get_num_threads(),)
+    first: dict[int, float] = {}
+    for threads in candidates:
+        torch.set_num_threads(threads)
+        first[threads] = step_seconds(recipe, 0, steps=2)
+    # All cores only when they clearly pay off: a busy machine that happened to be quiet while timing
+    # would otherwise stall every multi-threaded kernel later (seen here: 0.36 s/it timed, 3 s/it trained).
+    if len(first) == 1:
+        chosen = next(iter(first))
+    else:
+        chosen = cores if first[cores] < PARALLEL_GAIN * first[1] else 1
+    torch.set_num_threads(chosen)
+    rest = [step_seconds(recipe, i, steps=2) for i in range(1, len(recipe.phases))]
+    return StepTimes([first[chosen], *rest], chosen)
