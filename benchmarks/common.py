@@ -135,6 +135,49 @@ def alternate(
     return times
 
 
+def _busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy (incl. time stolen by the hypervisor); None w/o psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    t = psutil.cpu_times()
+    return sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+class Contention:
+    """Context manager: `.others` = share of all CPUs that OTHER processes used while the block ran.
+
+    0 means the machine was ours; 0.5 on 2 cores means someone else kept a whole core busy, which makes
+    multi-threaded timings unreliable (a descheduled OpenMP thread stalls every barrier).
+    """
+
+    others: float | None = None
+
+    def __enter__(self) -> Contention:
+        self._t, self._busy, self._own = time.perf_counter(), _busy_seconds(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy = _busy_seconds()
+        wall = time.perf_counter() - self._t
+        if busy is None or self._busy is None or wall <= 0:
+            return
+        own = time.process_time() - self._own
+        self.others = max(0.0, busy - self._busy - own) / (wall * (os.cpu_count() or 1))
+
+
+def wait_for_quiet(max_others: float, timeout_s: float, sample_s: float = 5.0) -> float | None:
+    """Sleep until other processes use at most `max_others` of the CPUs over `sample_s` (or timeout)."""
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        with Contention() as c:
+            time.sleep(sample_s)
+        if c.others is None or c.others <= max_others or time.perf_counter() > deadline:
+            return c.others
+        log(f"   machine busy (others use {c.others:.0%} of the CPUs); waiting")
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

@@ -11,6 +11,7 @@ gpu_suite.json + gpu_suite.md into --out. `--dry-run` runs everything tiny on CP
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -25,6 +26,8 @@ import peak
 import torch
 
 START = time.perf_counter()
+# srzoo needs tqdm, numpy, yaml; the training phases accelerate + timm; weights export safetensors
+OPTIONAL = ("tqdm", "numpy", "yaml", "safetensors", "accelerate", "timm", "psutil", "spandrel", "PIL")
 
 
 def elapsed() -> float:
@@ -338,17 +341,27 @@ def main(argv: list[str] | None = None) -> int:
     common.log(
         f"device: {report['machine'].get('gpu') or report['machine']['cpu']}, torch {torch.__version__}"
     )
+    report["modules"] = {name: importlib.util.find_spec(name) is not None for name in OPTIONAL}
+    common.log(
+        "modules: " + ", ".join(f"{k} {'yes' if v else 'MISSING'}" for k, v in report["modules"].items())
+    )
     args.peak = {}
+
+    def run_peak() -> dict[str, Any]:
+        args.peak = peak.measure(args.device, quick=args.dry_run, seconds=0.3 if args.dry_run else 2.0)
+        for k, v in args.peak.items():
+            common.log(f"   {k} peak {v['peak_gflops'] / 1e3:.1f} TFLOP/s")
+        return args.peak
+
+    section(report, "peak", 30, args, run_peak)  # torch only: runs even where srzoo cannot be imported
     with tempfile.TemporaryDirectory() as tmp:
-        weights = args.weights or random_weights(Path(tmp), args.kwargs)
-
-        def run_peak() -> dict[str, Any]:
-            args.peak = peak.measure(args.device, quick=args.dry_run, seconds=0.3 if args.dry_run else 2.0)
-            for k, v in args.peak.items():
-                common.log(f"   {k} peak {v['peak_gflops'] / 1e3:.1f} TFLOP/s")
-            return args.peak
-
-        section(report, "peak", 30, args, run_peak)
+        try:
+            weights = args.weights or random_weights(Path(tmp), args.kwargs)
+        except Exception as exc:  # srzoo itself unusable here (a missing dependency): keep the peak numbers
+            report["setup_error"] = f"{type(exc).__name__}: {exc}"
+            common.log(f"cannot build the model: {report['setup_error']}")
+            write(report, args)
+            return 1
         section(report, "inference", 40, args, lambda: inference(args, weights))
         section(report, "spandrel", 30, args, lambda: spandrel_compare(args, weights))
         section(report, "training", 60, args, lambda: training(args))

@@ -147,19 +147,21 @@ def measure_phase(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     flops = common.counted_flops(lambda: step(batch))  # also the first warm-up step
     for _ in range(args.warmup - 1):
         step(batch)
-    times = common.alternate(
-        {kind: lambda: step(batch)},
-        reps=args.iters,
-        warmup=0,
-        device=device,
-        budget_s=args.budget,
-        clock=time.process_time if getattr(args, "clock", "wall") == "cpu" else time.perf_counter,
-    )[kind]
+    with common.Contention() as busy:
+        times = common.alternate(
+            {kind: lambda: step(batch)},
+            reps=args.iters,
+            warmup=0,
+            device=device,
+            budget_s=args.budget,
+            clock=time.process_time if getattr(args, "clock", "wall") == "cpu" else time.perf_counter,
+        )[kind]
     t = common.median(times)
     dtype = "bf16" if args.mixed_precision == "bf16" else "fp16" if args.mixed_precision == "fp16" else "fp32"
     peak_g = args.peak.get(dtype, {}).get("peak_gflops")
     return {
         "code": code,
+        "others_cpu_share": busy.others,
         "seconds": times,
         "median_s": t,
         "iters_per_s": 1 / t,
@@ -220,7 +222,8 @@ def markdown(report: dict[str, Any]) -> str:
     a = report["settings"]
     rows = [
         (kind, e["iters_per_s"], e["patches_per_s"], e["flops_per_iter"] / 1e9, e["gflops"],
-         f"{e['pct_of_peak']:.0f}%" if e["pct_of_peak"] else "-", e["recipe_iters_per_s_projected"])
+         f"{e['pct_of_peak']:.0f}%" if e["pct_of_peak"] else "-", e["recipe_iters_per_s_projected"],
+         "-" if e.get("others_cpu_share") is None else f"{e['others_cpu_share']:.0%}")
         for kind, e in report["phases"].items()
     ]  # fmt: skip
     parts = [
@@ -239,6 +242,7 @@ def markdown(report: dict[str, Any]) -> str:
                 "GFLOP/s",
                 "% of peak",
                 "it/s at b16 p128 (projected)",
+                "CPU used by others",
             ),
             rows,
         ),

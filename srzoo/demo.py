@@ -29,6 +29,8 @@ DEMO_OVERRIDES = (
 )
 PHASE_SHARES = (0.8, 0.2)  # of the training time: the PSNR phase does the work that beats bicubic
 BENCH_SECONDS = 60  # kept free at the end for the holdout bench and the figure
+# Plan for 80% of the time left: the load of a shared machine drifts (a measured 0.42 s/it became 0.5 s/it).
+PLAN_MARGIN = 0.8
 
 
 @dataclass
@@ -121,7 +123,8 @@ def plan_iterations(
     else:
         say("timing a few training steps to fit the phases into the time budget ...")
         times = measure(recipe)
-        iters = times.iterations(deadline - time.perf_counter() - BENCH_SECONDS, PHASE_SHARES)
+        left = PLAN_MARGIN * (deadline - time.perf_counter() - BENCH_SECONDS)
+        iters = times.iterations(left, PHASE_SHARES)
         speeds = ", ".join(f"{p.name} {t:.2f} s/it" for p, t in zip(recipe.phases, times.step_seconds))
         say(f"measured {speeds} with {times.threads} thread(s)")
     val = f"train.val_interval={max(1, iters[0] // 4)}"

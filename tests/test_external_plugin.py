@@ -94,3 +94,36 @@ def test_real_pip_install_of_a_plugin_package(tmp_path: Path) -> None:
     assert "acme-pip-sr 2.3.0" in plugins.stdout and "archs: acmenet" in plugins.stdout
     built = run_python("import srzoo; print(type(srzoo.build_arch('acmenet', scale=3)).__name__)", site)
     assert built.stdout.strip() == "TinyNet", built.stderr
+
+
+def test_external_arch_is_benched_and_used_by_infer(acme: Path, tmp_path: Path) -> None:
+    """Weights of the external arch go through `srzoo bench` and `srzoo infer` like any built-in arch."""
+    import numpy as np
+    from PIL import Image
+
+    weights = tmp_path / "acme.safetensors"
+    made = run_python(
+        f"""
+        import torch, srzoo
+        from srzoo.weights import save_weights
+        torch.manual_seed(0)
+        net = srzoo.build_arch("tinynet", scale=2, width=4)
+        save_weights({str(weights)!r}, net.state_dict(), arch="tinynet", kwargs={{"width": 4}}, scale=2)
+        """,
+        acme,
+    )
+    assert made.returncode == 0, made.stderr
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (24, 30, 3), dtype=np.uint8)).save(hr / f"img{i}.png")
+    bench = run_cli(["bench", "--weights", str(weights), "--sets", str(hr), "--quiet"], acme)
+    assert bench.returncode == 0, bench.stderr
+    rows = [line for line in bench.stdout.splitlines() if line.startswith("| tinynet") or line.startswith("| bicubic")]
+    assert len(rows) == 2, bench.stdout
+    out = tmp_path / "out"
+    infer = run_cli(["infer", "--model", str(weights), str(hr / "img0.png"), "--out-dir", str(out)], acme)
+    assert infer.returncode == 0, infer.stderr
+    with Image.open(out / "img0_sr.png") as result:
+        assert result.size == (60, 48)

@@ -268,3 +268,20 @@ def test_budget_fits_iterations_to_measured_step_times(recipe_file: Path) -> Non
         times.iterations(100.0, (1.0,))
     seconds = step_seconds(load_recipe(recipe_file), 1, steps=1)  # a real adversarial step, data included
     assert 0.0 < seconds < 60.0
+
+
+def test_validation_grid_is_lr_bicubic_sr_hr_side_by_side() -> None:
+    import numpy as np
+
+    from srzoo.train.validate import comparison_grid
+
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (40, 64, 3), dtype=np.uint8)
+    lr = hr[::4, ::4].copy()
+    sr = 255 - hr
+    grid = comparison_grid(lr, sr, hr, scale=4, side=32)
+    assert grid.shape == (32, 4 * 32 + 3 * 4, 3) and grid.dtype == np.uint8
+    top, left = 4, 16  # centre crop of 32 px, aligned to the scale
+    assert np.array_equal(grid[:, 3 * 36 :], hr[top : top + 32, left : left + 32])  # HR last
+    assert np.array_equal(grid[:, 2 * 36 : 2 * 36 + 32], sr[top : top + 32, left : left + 32])
+    assert np.array_equal(grid[:4, :4], np.repeat(np.repeat(lr[1:2, 4:5], 4, 0), 4, 1))  # nearest LR first
