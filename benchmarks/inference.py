@@ -20,6 +20,7 @@ import common
 import peak
 import torch
 
+from srzoo.fastpath import fuse_for_inference
 from srzoo.model import SRModel, load_model
 
 
@@ -205,8 +206,12 @@ def lever_variants(weights: Path, device: str, compile_: bool) -> dict[str, Any]
     unfused.net.to(memory_format=cl)
     unfused.channels_last = True
     variants["srzoo fp32 channels_last, unfused"] = unfused
+    no_pool = load_model(weights, device=device, fast=False)
+    no_pool.net = fuse_for_inference(no_pool.net.to(memory_format=cl), pool_concats=False)
+    no_pool.channels_last = True
+    variants["srzoo fp32 channels_last + fused convs, plain torch.cat"] = no_pool
     fast = load_model(weights, device=device)
-    variants["srzoo fp32 fast (channels_last + fused)"] = fast
+    variants["srzoo fp32 fast (channels_last + fused + concat buffers)"] = fast
 
     def no_grad_only(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(False), torch.no_grad():
@@ -253,13 +258,14 @@ def lever_variants(weights: Path, device: str, compile_: bool) -> dict[str, Any]
 
 def lever_cases(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
     variants = lever_variants(weights, args.device, args.compile)
+    fast_model = next(v for v in variants.values() if isinstance(v, SRModel))
     cases = []
     for side in args.sizes:
         common.log(f"levers at LR {side}x{side}")
         x = torch.rand(1, 3, side, side, device=args.device)
         result = run_case(variants, x, args)
         base = common.median(next(iter(result.values()))["seconds"])
-        flops = flops_of(variants["srzoo fp32 fast (channels_last + fused)"], 1, side)
+        flops = flops_of(fast_model, 1, side)
         for name, entry in result.items():
             t = common.median(entry["seconds"])
             entry.update(median_s=t, gflops=flops / t / 1e9, ratio_vs_first=base / t)
@@ -267,9 +273,7 @@ def lever_cases(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
         cases.append({"lr_side": side, "batch": 1, "flops": flops, "variants": result})
     report: dict[str, Any] = {"cases": cases}
     if args.psnr:
-        bf16 = {
-            k: v for k, v in variants.items() if "bf16" in k or k == "srzoo fp32 fast (channels_last + fused)"
-        }
+        bf16 = {k: v for k, v in variants.items() if "bf16" in k or k.startswith("srzoo fp32 fast (")}
         common.log("Set5 PSNR-Y of the bf16 levers")
         report["set5_psnr_y"] = set5_psnr(bf16, args.data_root)
     return report

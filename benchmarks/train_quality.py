@@ -77,7 +77,7 @@ def curves(metrics_file: Path, out: Path, phases: list[str]) -> Path:
         record = json.loads(line)
         key = (record["step"], "val" if any(k.startswith("val/") for k in record) else "train")
         records.setdefault(key, {}).update(record)
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_loss, ax_val, ax_gan) = plt.subplots(1, 3, figsize=(15, 4))
     for phase in phases:
         train = sorted((s, r) for (s, kind), r in records.items() if kind == "train" and r["phase"] == phase)
         val = sorted((s, r) for (s, kind), r in records.items() if kind == "val" and r["phase"] == phase)
@@ -85,6 +85,10 @@ def curves(metrics_file: Path, out: Path, phases: list[str]) -> Path:
             ax_loss.plot(
                 [s for s, _ in train], [r.get("train/g/l1", float("nan")) for _, r in train], label=phase
             )
+        for term in ("train/g/adv", "train/d/adv"):
+            points = [(s, r[term]) for s, r in train if term in r]
+            if points:
+                ax_gan.plot(*zip(*points), label=f"{phase} {term.removeprefix('train/')}")
         key = next((k for _, r in val for k in r if k.endswith("/psnr_y")), None)
         if key:
             ax_val.plot(
@@ -92,7 +96,8 @@ def curves(metrics_file: Path, out: Path, phases: list[str]) -> Path:
             )
     ax_loss.set(xlabel="iteration", ylabel="train L1 (raw term)", title="training loss", yscale="log")
     ax_val.set(xlabel="iteration", ylabel="PSNR-Y (dB)", title="validation (EMA generator)")
-    for ax in (ax_loss, ax_val):
+    ax_gan.set(xlabel="iteration", ylabel="BCE", title="adversarial terms (RaGAN)")
+    for ax in (ax_loss, ax_val, ax_gan):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -151,9 +156,10 @@ def main() -> int:
     machine = machine_info()  # before training: it records the load average the timings ran under
     notes: list[str] = []
     recipe = load_recipe(RECIPE, recipe_overrides([]))
-    fallback = perceptual_fallback(recipe, notes.append)
+    fallback = perceptual_fallback(recipe, lambda message: notes.append(message.removeprefix("note: ")))
     recipe = load_recipe(RECIPE, recipe_overrides(fallback))
     times = measure(recipe)
+    machine["torch_threads"] = times.threads  # what training used (measure() picks it)
     left = PLAN_MARGIN * (args.minutes * 60 - (time.perf_counter() - start) - RESERVE_SECONDS)
     iters = times.iterations(left, SHARES)
     print(f"step times {times.step_seconds} s ({times.threads} threads) -> iterations {iters}", flush=True)

@@ -75,6 +75,32 @@ def test_dtype_moves_repack_and_deepcopy_works() -> None:
     assert (y32 - ref).abs().max() < 0.02 and y32.dtype == torch.float32
 
 
+def test_dense_block_concats_share_per_call_buffers_only_when_safe() -> None:
+    from srzoo.fastpath import pooled_cat
+
+    fused = _fused(_rrdbnet())
+    pooled = [n for n in fused.graph.nodes if n.target is pooled_cat]
+    assert len(pooled) == 2 * 3 * 4  # every dense-block concat of the 2 RRDBs
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv2d(4, 4, 3, 1, 1), nn.Conv2d(8, 4, 3, 1, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = F.relu(self.a(x))
+            c1 = torch.cat([x, y], 1)  # read again after the next concat: must keep its own memory
+            c2 = torch.cat([y, x], 1)
+            return self.b(c2) + c1[:, :4]
+
+    net = Net().eval()
+    fused = fuse_for_inference(copy.deepcopy(net).to(memory_format=CL))
+    assert not any(n.target is pooled_cat for n in fused.graph.nodes)
+    x = torch.rand(1, 4, 8, 8).contiguous(memory_format=CL)
+    with torch.inference_mode():
+        assert torch.allclose(fused(x), net(x), atol=1e-6)
+
+
 def test_residual_fusion_refuses_broadcasting_and_in_place_writes_into_the_other_operand() -> None:
     class Net(nn.Module):
         def __init__(self) -> None:

@@ -43,19 +43,16 @@ def _batch(dataset: Any, size: int, start: int) -> dict[str, torch.Tensor]:
 
 def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
     """Median wall time of one optimizer step of phase `index`, data loading included (after a warm-up)."""
-    from accelerate import Accelerator
-
     from srzoo.build import build_arch, build_phase
     from srzoo.data import build_train_dataset
+    from srzoo.train.accel import make_accelerator
 
     spec, data = recipe.phases[index], recipe.data
     dataset = build_train_dataset(
         data, scale=recipe.scale, patch_size=spec.patch_size or data.patch_size,
         augment=spec.augment or data.augment, seed=recipe.seed, progress=False,
     )  # fmt: skip
-    accelerator = Accelerator(
-        mixed_precision=recipe.train.mixed_precision, step_scheduler_with_optimizer=False
-    )
+    accelerator = make_accelerator(recipe.train.mixed_precision, recipe.train.grad_accum)
     generator = build_arch(recipe.generator.arch, scale=recipe.scale, **recipe.generator.kwargs)
     phase = build_phase(spec, recipe, generator)
     phase.prepare(accelerator)

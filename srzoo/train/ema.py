@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
@@ -9,6 +10,8 @@ from timm.utils.model_ema import ModelEmaV3
 from torch import nn
 
 from srzoo.io_utils import atomic_write
+
+_EMA_ARGS = inspect.signature(ModelEmaV3.__init__).parameters
 
 
 class GeneratorEma:
@@ -19,8 +22,10 @@ class GeneratorEma:
     """
 
     def __init__(self, model: nn.Module, decay: float, *, warmup: bool = False) -> None:
-        # stochastic_rounding only matters for bf16 weights; fp32 EMA keeps it a plain lerp.
-        self._ema = ModelEmaV3(model, decay=decay, use_warmup=warmup, stochastic_rounding=False)
+        # stochastic_rounding only matters for bf16 weights; fp32 EMA keeps it a plain lerp. Older timm
+        # releases (< 1.0.16) have no such argument and always lerp, which is the same thing.
+        extra = {"stochastic_rounding": False} if "stochastic_rounding" in _EMA_ARGS else {}
+        self._ema = ModelEmaV3(model, decay=decay, use_warmup=warmup, **extra)
         self._ema.requires_grad_(False)
 
     @property

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import signal
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from srzoo.config import config_hash, to_dict
 from srzoo.errors import ConfigError, SrzooError
 from srzoo.io_utils import atomic_write
 from srzoo.recipe import PhaseSpec, Recipe
+from srzoo.train.accel import make_accelerator
 from srzoo.train.checkpoint import Checkpoints, TrainState, load_checkpoint
 from srzoo.train.data import micro_batch_size, train_batches
 from srzoo.train.logging import Console, MetricsLog, check_trackers, flat_config, log, setup_file_log
@@ -45,35 +45,6 @@ class TrainResult:
         return EXIT_CODES[self.status]
 
 
-def _accelerator(mixed_precision: str, grad_accum: int, trackers: list[str], output_dir: Path) -> Any:
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, PartialState
-    from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
-
-    shared = AcceleratorState._shared_state
-    if shared and shared.get("_mixed_precision") != mixed_precision and PartialState().num_processes == 1:
-        # A second run in one process (notebook, tests) may change precision; Accelerate would refuse it.
-        AcceleratorState._reset_state()
-    # torch renamed DDP's broadcast_buffers; Accelerate still passes the old name, which behaves as wanted.
-    warnings.filterwarnings("ignore", message=".*`broadcast_buffers` is deprecated", category=FutureWarning)
-
-    try:
-        return Accelerator(
-            mixed_precision=mixed_precision,
-            gradient_accumulation_steps=grad_accum,
-            log_with=trackers or None,
-            project_config=ProjectConfiguration(
-                project_dir=str(output_dir), logging_dir=str(output_dir / "logs")
-            ),
-            # Iteration-based schedulers: phases step them once per optimizer step, whatever the world size.
-            step_scheduler_with_optimizer=False,
-            # A batch-norm D runs two forwards, then one backward; syncing buffers in between breaks autograd.
-            kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)],
-        )
-    except (ValueError, RuntimeError) as exc:
-        raise ConfigError(f"cannot set up Accelerate (mixed precision {mixed_precision!r}): {exc}") from None
-
-
 class Session:
     """One training run: owns the accelerator, the train state, the output dir and the stop signals."""
 
@@ -86,7 +57,7 @@ class Session:
         ).resolve()
         trackers = check_trackers(self.engine.trackers)
         mixed = options.mixed_precision or self.engine.mixed_precision
-        self.accelerator = acc = _accelerator(mixed, self.engine.grad_accum, trackers, self.output_dir)
+        self.accelerator = acc = make_accelerator(mixed, self.engine.grad_accum, trackers, self.output_dir)
         self.main, self.world, self.device = acc.is_main_process, acc.num_processes, acc.device
         self.checkpoints = Checkpoints(self.output_dir, self.engine.keep_checkpoints)
         self.resume = self.checkpoints.find(options.resume)
@@ -114,7 +85,8 @@ class Session:
         self.console = Console(self.main, total, initial=min(self.state.global_step, total))
         self.metrics = MetricsLog(acc, self.output_dir)
         if trackers:
-            acc.init_trackers(recipe.name, config=flat_config(to_dict(recipe)))
+            wandb = {"wandb": {"dir": str(self.output_dir), "name": self.output_dir.name}}  # not ./wandb
+            acc.init_trackers(recipe.name, config=flat_config(to_dict(recipe)), init_kwargs=wandb)
         self.validated_at = self.checkpointed_at = self.state.global_step if self.resume else -1
         self.stop_signal: str | None = None
         self._old_handlers: dict[int, Any] = {}
