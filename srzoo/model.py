@@ -171,3 +171,15 @@ def load_model(
     if (precision == "fp16" and not caps.fp16) or (precision == "bf16" and not caps.bf16):
         raise ConfigError(f"arch {card.arch!r} is not declared {precision}-safe; use --precision fp32")
     return SRModel(net, card, precision=precision, fast=fast).to(device)
+
+
+def resolve_device(name: str) -> str:
+    """'auto' → cuda, else mps, else cpu; an explicit CUDA device that is not there is a one-line error."""
+    if name != "auto":
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu")
+        return name
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    return "mps" if mps is not None and mps.is_available() else "cpu"

@@ -39,20 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name != "auto":
-        if name.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu")
-        return name
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def load_bench_model(
     arch: str | None, weights: str | None, *, scale: int | None, device: str, precision: str
 ):
@@ -78,6 +64,7 @@ def load_bench_model(
 
 def run(args: argparse.Namespace) -> int:
     from srzoo.bench import run_bench
+    from srzoo.model import resolve_device
 
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     metrics = [m.strip().lower() for m in args.metrics.split(",") if m.strip()]
@@ -86,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--save-images needs --out-dir DIR (images go to DIR/images/<model>/<set>/)")
     if args.show < 0:
         raise ConfigError(f"--show must be >= 0, got {args.show}")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     model = load_bench_model(
         args.arch, args.weights, scale=args.scale, device=device, precision=args.precision
     )

@@ -75,19 +75,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name != "auto":
-        if name.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu")
-        return name
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    return "mps" if mps is not None and mps.is_available() else "cpu"
-
-
 def load_from_args(
     args: argparse.Namespace, *, device: str = "cpu", precision: str | None = "fp32", fast: bool = True
 ):
@@ -133,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     from srzoo.errors import InputError
     from srzoo.infer import InferOptions, collect_inputs, output_path, upscale_file
+    from srzoo.model import resolve_device
 
     if args.tile_overlap < 0 or args.tile_batch < 1:
         raise ConfigError("--tile-overlap must be >= 0 and --tile-batch >= 1")
