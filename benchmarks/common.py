@@ -244,15 +244,17 @@ def write_results(
     name: str, report: dict[str, Any], markdown: str, out_dir: str | Path | None = None
 ) -> Path:
     """Write `<out_dir>/<name>.json` and `.md` atomically (default benchmarks/results/); return the JSON."""
-    from srzoo.io_utils import atomic_write  # stdlib only: fine on a bare GPU box
-
     out = Path(out_dir) if out_dir is not None else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
     for path, text in (
         (out / f"{name}.json", json.dumps(report, indent=2, default=str)),
         (out / f"{name}.md", markdown),
     ):
-        with atomic_write(path) as tmp:
-            tmp.write_text(text.rstrip() + "\n")
+        # srzoo.io_utils.atomic_write's recipe (temp file + rename) without importing srzoo, whose package
+        # import needs PyYAML: the GPU suite must still save its peak numbers on a bare box without it
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text.rstrip() + "\n")
+        os.replace(tmp, path)
     return out / f"{name}.json"
 
 

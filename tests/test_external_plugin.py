@@ -120,7 +120,11 @@ def test_external_arch_is_benched_and_used_by_infer(acme: Path, tmp_path: Path) 
         Image.fromarray(rng.integers(0, 256, (24, 30, 3), dtype=np.uint8)).save(hr / f"img{i}.png")
     bench = run_cli(["bench", "--weights", str(weights), "--sets", str(hr), "--quiet"], acme)
     assert bench.returncode == 0, bench.stderr
-    rows = [line for line in bench.stdout.splitlines() if line.startswith("| tinynet") or line.startswith("| bicubic")]
+    rows = [
+        line
+        for line in bench.stdout.splitlines()
+        if line.startswith("| tinynet") or line.startswith("| bicubic")
+    ]
     assert len(rows) == 2, bench.stdout
     out = tmp_path / "out"
     infer = run_cli(["infer", "--model", str(weights), str(hr / "img0.png"), "--out-dir", str(out)], acme)
