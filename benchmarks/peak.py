@@ -61,9 +61,10 @@ def measure(
     names = dtypes or (("fp32", "bf16", "fp16") if device == "cuda" else ("fp32", "bf16"))
     dtype_of = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     out: dict[str, Any] = {}
-    prev_tf32 = torch.backends.cuda.matmul.allow_tf32 if device == "cuda" else None
-    if device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 peak means real fp32, not TF32
+    cuda = device == "cuda"
+    prev = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) if cuda else None
+    if cuda:  # fp32 peak means real fp32: cuBLAS and cuDNN would otherwise use TF32 tensor cores
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
         with torch.inference_mode():
             for name in names:
@@ -78,8 +79,8 @@ def measure(
                     rates[label] = flops / min(times[label]) / 1e9
                 out[name] = {"peak_gflops": max(rates.values()), "kernels": rates}
     finally:
-        if prev_tf32 is not None:
-            torch.backends.cuda.matmul.allow_tf32 = prev_tf32
+        if prev is not None:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = prev
     return out
 
 
