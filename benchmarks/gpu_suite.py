@@ -107,7 +107,9 @@ def random_weights(folder: Path, kwargs: dict[str, int]) -> Path:
 
 
 def section(report: dict[str, Any], name: str, need_s: float, args: argparse.Namespace, fn: Any) -> None:
-    """Run one section unless the suite's budget is too short for it; record its result or its error."""
+    """Run one section unless not requested or the budget is too short for it; record its result or error."""
+    if args.sections and name not in args.sections:
+        return
     left = args.budget - elapsed()
     if left < need_s:
         report[name] = {"skipped": f"{left:.0f} s left of the budget, section needs ~{need_s:.0f} s"}
@@ -402,6 +404,11 @@ def main(argv: list[str] | None = None) -> int:
         help="torch.compile modes, comma separated; '' skips (default: reduce-overhead, then "
         "max-autotune-no-cudagraphs)",
     )
+    p.add_argument(
+        "--sections",
+        help="comma list to run only some of: peak, inference, spandrel, training, memory, training_compiled, "
+        "compile (default: all)",
+    )
     p.add_argument("--dry-run", action="store_true", help="tiny sizes on CPU (tests)")
     p.add_argument("--compile-child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -410,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         training_compile_child(cfg) if cfg.get("kind") == "training" else compile_child(cfg)
         return 0
     args.device = "cpu" if args.dry_run or not torch.cuda.is_available() else "cuda"
+    args.sections = [x for x in (args.sections or "").split(",") if x]
     if args.compile_modes is None:
         args.compile_modes = "default" if args.dry_run else "reduce-overhead,max-autotune-no-cudagraphs"
     args.compile_modes = [m for m in args.compile_modes.split(",") if m]

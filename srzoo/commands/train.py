@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train a recipe (checkpoints, resume, exports into the output dir)",
         description="Train a recipe. For several GPUs or machines use `accelerate launch -m srzoo.train` "
-        "with the same arguments (see docs/training.md).",
+        "with the same arguments (see the README, Training).",
     )
     add_train_arguments(parser)
     allow_intermixed(parser)

@@ -10,7 +10,7 @@ from srzoo.errors import PluginError
 # checksums.tsv); EDSR benchmark.tar md5 as recorded by torchSR (Coloquinte/torchSR, datasets/benchmarks.py);
 # BSR_bsds500.tgz md5 from a public MIT SR project (bsds500.py by Marc Bermejo) and its size from tensorpack
 # (dataflow/dataset/bsds500.py). Where nobody publishes one (GitHub source archives), the value is None and
-# only the extraction layout is checked. See docs/data.md.
+# only the extraction layout is checked. See the README, Data.
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Training phases (registered in `srzoo.phases`): each owns its models, optimizers, backward and steps.
 
-The contract the loop relies on (docs/training.md): `Phase(spec, recipe, generator)`; `models()`,
+The contract the loop relies on (README, Training): `Phase(spec, recipe, generator)`; `models()`,
 `optimizers()`, `schedulers()` return dicts whose keys are attribute names, which `prepare(accelerator)`
 replaces with the Accelerate-wrapped objects (in that order, which is also the checkpoint order);
 `train_step(batch, accelerator) -> dict[str, float]` does one micro-batch inside ONE `accelerator.accumulate`

@@ -9,7 +9,7 @@ from srzoo.errors import WeightsError
 from srzoo_esrgan import layouts
 from srzoo_esrgan.rrdbnet import RRDBNet
 
-# sha256 values are copied from public manifests that downloaded these exact files (see docs/esrgan.md);
+# sha256 values are copied from public manifests that downloaded these exact files (see the README, ESRGAN plugin);
 # the official ESRGAN files come in the 2019 xinntao layout and are converted by layouts.convert_state_dict.
 PRETRAINED = (
     PretrainedWeights(
