@@ -20,6 +20,7 @@ import common
 import peak
 import torch
 
+from srzoo import cpu_conv
 from srzoo.fastpath import fuse_for_inference
 from srzoo.model import SRModel, load_model
 
@@ -98,8 +99,14 @@ def run_case(variants: dict[str, Any], x: torch.Tensor, args: argparse.Namespace
     return out
 
 
-def set5_psnr(models: dict[str, SRModel], root: Path | None) -> dict[str, Any] | None:
-    """Set5 x4 PSNR-Y (crop 4) of each model: bf16 must stay within 0.05 dB of fp32."""
+def set5_psnr(
+    models: dict[str, SRModel], root: Path | None, reference: SRModel | None = None
+) -> dict[str, Any] | None:
+    """Set5 x4 PSNR-Y (crop 4) of each model: bf16 must stay within 0.05 dB of fp32.
+
+    With `reference`, also each model's max abs float output difference from it on the real LR images
+    (under "max_abs_diff"): random inputs flatter Winograd's rounding.
+    """
     from srzoo.data.sets import open_eval_set
     from srzoo.metrics import psnr
 
@@ -108,13 +115,21 @@ def set5_psnr(models: dict[str, SRModel], root: Path | None) -> dict[str, Any] |
     except Exception as exc:  # no data here: the report says so instead of failing the whole run
         return {"skipped": str(exc)[:200]}
     scores: dict[str, list[float]] = {name: [] for name in models}
+    diffs: dict[str, float] = {name: 0.0 for name in models}
     for image in eval_set:
         rgb = image.lr if image.lr.ndim == 3 else image.lr[:, :, None].repeat(3, axis=2)
         lr = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255
+        ref = reference(lr) if reference is not None else None
         for name, model in models.items():
-            sr = (model(lr)[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+            out = model(lr)
+            if ref is not None:
+                diffs[name] = max(diffs[name], float((out - ref).abs().max()))
+            sr = (out[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
             scores[name].append(psnr(sr, image.hr, crop_border=4, channel="y"))
-    return {name: sum(v) / len(v) for name, v in scores.items()}
+    result: dict[str, Any] = {name: sum(v) / len(v) for name, v in scores.items()}
+    if reference is not None:
+        result["max_abs_diff"] = diffs
+    return result
 
 
 def main_cases(args: argparse.Namespace, weights: Path, tmp: Path) -> dict[str, Any]:
@@ -126,6 +141,9 @@ def main_cases(args: argparse.Namespace, weights: Path, tmp: Path) -> dict[str, 
         variants["spandrel fp32"] = sp
     for p, model in models.items():
         variants[f"srzoo {p}"] = model
+    if "fp32" in models and args.device == "cpu" and cpu_conv.nnpack_usable():
+        # the opt-in Winograd kernel, measured beside the default so the trade-off reads off one table
+        variants["srzoo fp32 nnpack"] = load_model(weights, device=args.device, cpu_conv="nnpack")
     ort_run = onnx_runner(models["fp32"], args.threads, tmp) if args.onnx and "fp32" in models else None
     peaks = args.peak
     cases = []
@@ -142,7 +160,7 @@ def main_cases(args: argparse.Namespace, weights: Path, tmp: Path) -> dict[str, 
             base = common.median(result["spandrel fp32"]["seconds"]) if "spandrel fp32" in result else None
             for name, entry in result.items():
                 t = common.median(entry["seconds"])
-                dtype = "fp32" if name.endswith("fp32") else name.split()[-1]
+                dtype = next(w for w in (*name.split(), "fp32") if w in ("fp32", "bf16", "fp16"))
                 peak_g = peaks.get(dtype, {}).get("peak_gflops")
                 entry.update(
                     median_s=t,
@@ -156,8 +174,12 @@ def main_cases(args: argparse.Namespace, weights: Path, tmp: Path) -> dict[str, 
             cases.append({"lr_side": side, "batch": batch, "flops": flops, "variants": result})
     report: dict[str, Any] = {"cases": cases}
     if args.psnr and "bf16" in models and "fp32" in models:
-        common.log("Set5 PSNR-Y fp32 vs bf16")
-        report["set5_psnr_y"] = set5_psnr({p: models[p] for p in ("fp32", "bf16")}, args.data_root)
+        common.log("Set5 PSNR-Y fp32 vs bf16 (and max abs diff from the plain fp32 net)")
+        chosen = {p: models[p] for p in ("fp32", "bf16")}
+        if "srzoo fp32 nnpack" in variants:
+            chosen["fp32 nnpack"] = variants["srzoo fp32 nnpack"]
+        plain = load_model(weights, device=args.device, fast=False)
+        report["set5_psnr_y"] = set5_psnr(chosen, args.data_root, reference=plain)
     report["targets"] = targets(report)
     return report
 
@@ -166,19 +188,27 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
     """Issue 8's CPU targets, computed from the batch-1 cases."""
     out: dict[str, Any] = {}
     b1 = [c for c in report["cases"] if c["batch"] == 1]
-    for p, goal in (("fp32", 1.3), ("bf16", 2.0)):
+    for p, goal in (("fp32", 1.3), ("fp32 nnpack", 1.3), ("bf16", 2.0)):
         ratios = [
             c["variants"][f"srzoo {p}"]["ratio_vs_spandrel"] for c in b1 if f"srzoo {p}" in c["variants"]
         ]
         ratios = [r for r in ratios if r]
         if ratios:
             g = common.geomean(ratios)
-            out[f"{p}_geomean_ratio_vs_spandrel_fp32"] = {"value": g, "goal": goal, "met": g >= goal}
-    diffs = [
-        c["variants"]["srzoo fp32"]["max_abs_diff"] for c in report["cases"] if "srzoo fp32" in c["variants"]
-    ]
-    if diffs:
-        out["fp32_max_abs_diff"] = {"value": max(diffs), "goal": 1e-5, "met": max(diffs) <= 1e-5}
+            key = p.replace(" ", "_")
+            out[f"{key}_geomean_ratio_vs_spandrel_fp32"] = {"value": g, "goal": goal, "met": g >= goal}
+    set5_diffs = (report.get("set5_psnr_y") or {}).get("max_abs_diff", {})
+    for p in ("fp32", "fp32 nnpack"):
+        diffs = [
+            c["variants"][f"srzoo {p}"]["max_abs_diff"]
+            for c in report["cases"]
+            if f"srzoo {p}" in c["variants"]
+        ]
+        key = p.replace(" ", "_")
+        if diffs:  # the issue's condition: on the timed (random) inputs
+            out[f"{key}_max_abs_diff"] = {"value": max(diffs), "goal": 1e-5, "met": max(diffs) <= 1e-5}
+        if p in set5_diffs:  # real images amplify rounding more than random ones: shown, not judged
+            out[f"{key}_set5_max_abs_diff"] = {"value": set5_diffs[p], "goal": None, "met": None}
     at128 = [c["variants"]["srzoo fp32"] for c in b1 if c["lr_side"] == 128 and "srzoo fp32" in c["variants"]]
     if at128 and at128[0]["pct_of_peak"] is not None:
         pct = at128[0]["pct_of_peak"]
@@ -188,6 +218,16 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
         delta = abs(scores["fp32"] - scores["bf16"])
         out["bf16_set5_psnr_y_change_db"] = {"value": delta, "goal": 0.05, "met": delta <= 0.05}
     return out
+
+
+def in_layout(net: torch.nn.Module, fmt: torch.memory_format) -> Any:
+    """`net` as an inference callable fed `fmt` inputs, clamped like SRModel's outputs."""
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return net(x.contiguous(memory_format=fmt)).clamp_(0, 1).contiguous()
+
+    return run
 
 
 def lever_variants(weights: Path, device: str, compile_: bool) -> dict[str, Any]:
@@ -202,16 +242,18 @@ def lever_variants(weights: Path, device: str, compile_: bool) -> dict[str, Any]
         sp_cl = copy.deepcopy(sp).to(memory_format=cl)
         variants["spandrel fp32 channels_last"] = lambda x: sp_cl(x.contiguous(memory_format=cl))
     variants["srzoo fp32 fast=False"] = load_model(weights, device=device, fast=False)
-    unfused = load_model(weights, device=device, fast=False)
-    unfused.net.to(memory_format=cl)
-    unfused.channels_last = True
-    variants["srzoo fp32 channels_last, unfused"] = unfused
-    no_pool = load_model(weights, device=device, fast=False)
-    no_pool.net = fuse_for_inference(no_pool.net.to(memory_format=cl), pool_concats=False)
-    no_pool.channels_last = True
-    variants["srzoo fp32 channels_last + fused convs, plain torch.cat"] = no_pool
-    fast = load_model(weights, device=device)
+    unfused = load_model(weights, device=device, fast=False).net.to(memory_format=cl)
+    variants["srzoo fp32 channels_last, unfused"] = in_layout(unfused, cl)
+    no_pool = fuse_for_inference(
+        load_model(weights, device=device, fast=False).net.to(memory_format=cl), pool_concats=False
+    )
+    variants["srzoo fp32 channels_last + fused convs, plain torch.cat"] = in_layout(no_pool, cl)
+    fast = load_model(weights, device=device, cpu_conv="onednn")
     variants["srzoo fp32 fast (channels_last + fused + concat buffers)"] = fast
+    if cpu_conv.nnpack_usable():
+        variants["srzoo fp32 fast, NNPACK Winograd convs (NCHW)"] = load_model(
+            weights, device=device, cpu_conv="nnpack"
+        )
 
     def no_grad_only(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(False), torch.no_grad():
@@ -228,9 +270,7 @@ def lever_variants(weights: Path, device: str, compile_: bool) -> dict[str, Any]
 
     variants["srzoo fp32 fast + flush denormals"] = flush_denormal
     if compile_:
-        compiled = torch.compile(
-            unfused.net
-        )  # inductor WITHOUT freezing (freezing gives wrong RRDBNet output)
+        compiled = torch.compile(unfused)  # inductor WITHOUT freezing (freezing gives wrong RRDBNet output)
 
         def run_compiled(x: torch.Tensor) -> torch.Tensor:
             return compiled(x.contiguous(memory_format=cl))
@@ -243,14 +283,14 @@ def lever_variants(weights: Path, device: str, compile_: bool) -> dict[str, Any]
     variants["srzoo bf16 (weights cast, fused)"] = load_model(weights, device=device, precision="bf16")
 
     def autocast_bf16(x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device, dtype=torch.bfloat16):
-            return unfused(x)
+        with torch.autocast(device, dtype=torch.bfloat16), torch.inference_mode():
+            return unfused(x.contiguous(memory_format=cl)).float().clamp_(0, 1)
 
     variants["srzoo fp32 + autocast bf16"] = autocast_bf16
 
     def fpmath_bf16(x: torch.Tensor) -> torch.Tensor:
-        with torch.backends.mkldnn.flags(enabled=True, fp32_precision="bf16"):
-            return unfused(x)
+        with torch.backends.mkldnn.flags(enabled=True, fp32_precision="bf16"), torch.inference_mode():
+            return unfused(x.contiguous(memory_format=cl)).clamp_(0, 1)
 
     variants["srzoo fp32 + oneDNN fpmath bf16"] = fpmath_bf16
     return variants
@@ -304,10 +344,18 @@ def markdown(report: dict[str, Any]) -> str:
         headers = ("variant", "ms", "out MP/s", "GFLOP/s", "% of peak", f"speed vs {vs}", "max abs diff")
         parts.append(common.markdown_table(headers, rows))
     if report.get("set5_psnr_y"):
-        rows = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in report["set5_psnr_y"].items()]
-        parts += ["## Set5 x4 PSNR-Y (dB)", common.markdown_table(("variant", "PSNR-Y"), rows)]
+        scores = report["set5_psnr_y"]
+        set5_diffs = scores.get("max_abs_diff", {})
+        rows = [
+            (k, f"{v:.4f}" if isinstance(v, float) else v, f"{set5_diffs[k]:.1e}" if k in set5_diffs else "-")
+            for k, v in scores.items()
+            if k != "max_abs_diff"
+        ]
+        header = ("variant", "PSNR-Y", "max abs diff from the plain fp32 net (Set5 LR)")
+        parts += ["## Set5 x4 PSNR-Y (dB)", common.markdown_table(header, rows)]
     if report.get("targets"):
-        rows = [(k, f"{v['value']:.4g}", v["goal"], "met" if v["met"] else "**not met**")
+        rows = [(k, f"{v['value']:.4g}", "-" if v["goal"] is None else v["goal"],
+                 "(info)" if v["met"] is None else "met" if v["met"] else "**not met**")
                 for k, v in report["targets"].items()]  # fmt: skip
         parts += ["## Targets (issue 8)", common.markdown_table(("target", "measured", "goal", ""), rows)]
     return "\n\n".join(parts)

@@ -168,6 +168,7 @@ def _convention(
             "weights": r.model.card.source,
             "weights_sha256": r.model.card.weights_sha256,
             "precision": r.model.precision,
+            "conv_kernel": r.model.conv_kernel(device),
         }
         for r in runners
     }
@@ -190,6 +191,7 @@ def _convention(
         "torch": torch.__version__,
         "device": str(device),
         "precision": main.precision,
+        "conv_kernel": main.conv_kernel(device),
         "tile": tile,
     }
 

@@ -182,6 +182,8 @@ def convention_line(conv: dict[str, Any]) -> str:
     return (
         f"x{conv.get('scale')}; PSNR/SSIM on {str(conv.get('channel', 'y')).upper()} "
         f"(BT.601, not rounded), crop border {conv.get('crop_border')}, SR output rounded to uint8; "
-        f"LR: {lr}; device {conv.get('device')}, {conv.get('precision')}; "
+        f"LR: {lr}; device {conv.get('device')}, {conv.get('precision')}"
+        + (f", convs {conv['conv_kernel']}" if conv.get("conv_kernel") else "")
+        + "; "
         f"srzoo {conv.get('srzoo_version')}, torch {conv.get('torch')}."
     )

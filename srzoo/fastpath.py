@@ -1,9 +1,11 @@
 """Inference fast path: conv + activation / residual add fused into one oneDNN kernel on CPU (torch.fx).
 
 `fuse_for_inference(net)` traces any arch with torch.fx and replaces `conv → leaky_relu/relu` and
-`conv → (* constant) → + other` chains by `FusedConv2d`, which on CPU runs oneDNN's fused convolution with
-a weight pre-packed once into oneDNN's blocked layout, and everywhere else (CUDA, fp16, autograd, odd
-shapes) the original ops in the original order. Nets that cannot be traced are returned unchanged.
+`conv → (* constant) → + other` chains by `FusedConv2d`. On CPU it runs, for a channels_last input, oneDNN's
+fused convolution with a weight pre-packed once into oneDNN's blocked layout, and for a contiguous NCHW fp32
+input NNPACK's Winograd convolution (`srzoo.cpu_conv`) followed by the activation / residual in place;
+everywhere else (CUDA, fp16, autograd, odd shapes) the original ops in the original order. The caller picks
+the CPU kernel by the input's memory layout (`SRModel` does). Nets that cannot be traced are returned unchanged.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from srzoo import cpu_conv
+
 # packed (oneDNN blocked) weights per module, keyed so that .to(dtype/device) or load_state_dict repack them;
 # held outside the module so deepcopy/pickling never meet oneDNN's opaque tensors
 _PACKED: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, torch.Tensor, torch.Tensor | None]] = (
     weakref.WeakKeyDictionary()
 )
+# contiguous copies of channels_last weights for NNPACK, same keying as _PACKED
+_NCHW: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, torch.Tensor]] = weakref.WeakKeyDictionary()
 _FUSABLE_DTYPES = (torch.float32, torch.bfloat16)
 _LEAKY = (F.leaky_relu, torch._C._nn.leaky_relu, torch._C._nn.leaky_relu_)
 _RELU = (F.relu, torch.relu, torch.relu_)
@@ -64,17 +70,20 @@ class FusedConv2d(nn.Module):
             return F.leaky_relu(y, self.slope, inplace=True)
         return F.relu(y, inplace=True) if self.act == "relu" else y
 
-    def _fusable(self, x: torch.Tensor, other: torch.Tensor | None) -> bool:
+    def _kernel(self, x: torch.Tensor, other: torch.Tensor | None) -> str:
+        """ "onednn" (channels_last input), "nnpack" (NCHW fp32 3x3) or "reference" (everything else)."""
         if isinstance(x, fx.Proxy) or torch.jit.is_tracing() or torch.compiler.is_compiling():
-            return False  # exporters and compilers see the plain ops (ONNX has no oneDNN fused conv)
+            return "reference"  # exporters and compilers see the plain ops (ONNX has no oneDNN fused conv)
         if x.device.type != "cpu" or x.dtype not in _FUSABLE_DTYPES or x.dtype != self.weight.dtype:
-            return False
-        if x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):
-            return False
-        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
-            return False  # oneDNN's fused op has no backward
-        if other is None:
-            return True
+            return "reference"
+        if x.dim() != 4 or (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)):
+            return "reference"  # neither fused op has a backward
+        if x.is_contiguous(memory_format=torch.channels_last):
+            return "onednn" if other is None or self._binary_ok(x, other) else "reference"
+        fits = cpu_conv.nnpack_fits(x, self.weight, self.stride, self.dilation, self.groups)
+        return "nnpack" if fits and cpu_conv.nnpack_usable() else "reference"
+
+    def _binary_ok(self, x: torch.Tensor, other: torch.Tensor) -> bool:
         # the binary post-op needs `other` exactly the output's shape, dtype and layout (no broadcasting)
         k = self.weight.shape[-2:]
         size = [
@@ -102,9 +111,29 @@ class FusedConv2d(nn.Module):
         _PACKED[self] = (key, packed, b)
         return packed, b
 
+    def _winograd(self, x: torch.Tensor, other: torch.Tensor | None) -> torch.Tensor:
+        """NNPACK convolution, then the residual / activation in place on its fresh output."""
+        w = self.weight
+        if not w.is_contiguous():
+            key = (w.data_ptr(), _version(w))
+            hit = _NCHW.get(self)
+            if hit is None or hit[0] != key:
+                hit = _NCHW[self] = (key, w.detach().contiguous())
+            w = hit[1]
+        y = cpu_conv.conv3x3(x, w, self.bias, self.padding)
+        if self.residual:
+            y = y.mul_(self.scale) if self.scale != 1.0 else y
+            y = y.add_(other) if other.shape == y.shape else y + other
+        if self.act == "leaky_relu":
+            return F.leaky_relu(y, self.slope, inplace=True)
+        return F.relu(y, inplace=True) if self.act == "relu" else y
+
     def forward(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
-        if not self._fusable(x, other):
+        kernel = self._kernel(x, other)
+        if kernel == "reference":
             return self.reference(x, other)
+        if kernel == "nnpack":
+            return self._winograd(x, other)
         w, b = self._packed(x)
         geometry = (self.padding, self.stride, self.dilation, self.groups)
         if other is not None:
@@ -269,6 +298,11 @@ def fuse_for_inference(net: nn.Module, *, pool_concats: bool = True) -> nn.Modul
         if mul is not None:
             gm.graph.erase_node(mul)
         fused += 1
+    for node in gm.graph.nodes:  # the remaining plain convs: packed weights, and NNPACK for NCHW input
+        conv = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
+        if _plain_conv(conv) and calls[str(node.target)] == 1:
+            gm.add_submodule(str(node.target), FusedConv2d(conv))
+            fused += 1
     if not fused:
         return net
     if pool_concats:

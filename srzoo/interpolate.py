@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from srzoo.cpu_conv import CpuConv
 from srzoo.descriptors import StateDict
 from srzoo.errors import ConfigError, WeightsError
 from srzoo.model import DTYPES, ModelCard, Precision, SRModel, build_from_weights
@@ -135,6 +136,7 @@ def load_interpolated_model(
     device: str | torch.device = "cpu",
     precision: Precision = "fp32",
     fast: bool = True,
+    cpu_conv: CpuConv | None = None,
 ) -> SRModel:
     """The blend as an SRModel in memory (`srzoo infer --interpolate B --alpha X`), no file written."""
     if precision not in DTYPES:
@@ -143,4 +145,4 @@ def load_interpolated_model(
     caps = card.capabilities
     if (precision == "fp16" and not caps.fp16) or (precision == "bf16" and not caps.bf16):
         raise ConfigError(f"arch {card.arch!r} is not declared {precision}-safe; use --precision fp32")
-    return SRModel(net, card, precision=precision, fast=fast).to(device)
+    return SRModel(net, card, precision=precision, fast=fast, cpu_conv=cpu_conv).to(device)

@@ -10,6 +10,9 @@ import torch
 from torch import nn
 
 from srzoo.build import build_arch
+from srzoo.cpu_conv import CpuConv
+from srzoo.cpu_conv import check_choice as check_cpu_conv
+from srzoo.cpu_conv import resolve as resolve_cpu_conv
 from srzoo.descriptors import Capabilities, StateDict
 from srzoo.errors import ConfigError, WeightsError
 from srzoo.fastpath import fuse_for_inference
@@ -36,15 +39,25 @@ class ModelCard:
 class SRModel(nn.Module):
     """Wraps an arch for inference: float32 [0, 1] NCHW in, float32 [0, 1] out, precision and layout inside."""
 
-    def __init__(self, net: nn.Module, card: ModelCard, *, precision: Precision = "fp32", fast: bool = True):
+    def __init__(
+        self,
+        net: nn.Module,
+        card: ModelCard,
+        *,
+        precision: Precision = "fp32",
+        fast: bool = True,
+        cpu_conv: CpuConv | None = None,
+    ):
         super().__init__()
         self.net = net.eval().requires_grad_(False)
         self.card = card
         self.precision = precision
         self.dtype = DTYPES[precision]
         # channels_last lets oneDNN / cuDNN pick their fastest conv kernels, and on CPU conv + activation /
-        # residual add run as one oneDNN kernel (srzoo.fastpath); opt out with fast=False.
-        self.channels_last = fast
+        # residual add run as one oneDNN kernel (srzoo.fastpath); fp32 on CPU may instead keep NCHW for
+        # NNPACK's Winograd convs (opt-in, srzoo.cpu_conv; None = $SRZOO_CPU_CONV). Opt out with fast=False.
+        self.fast = fast
+        self.cpu_conv = None if cpu_conv is None else check_cpu_conv(cpu_conv)
         self.net.to(dtype=self.dtype)
         if fast:
             self.net.to(memory_format=torch.channels_last)
@@ -58,10 +71,27 @@ class SRModel(nn.Module):
     def device(self) -> torch.device:
         return next(iter(self.net.parameters()), torch.empty(0)).device
 
+    def conv_kernel(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> str:
+        """What runs the convs on `device` (default the model's): nnpack, onednn, or the device's own."""
+        device = torch.device(device) if device is not None else self.device
+        if device.type != "cpu":
+            return device.type
+        if not self.fast:
+            return "onednn (unfused)"
+        return resolve_cpu_conv(self.cpu_conv) if (dtype or self.dtype) == torch.float32 else "onednn"
+
+    def prepare(self, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """`x` in `dtype` (default the model's) and in the memory layout its conv kernels want."""
+        dtype = dtype or self.dtype
+        x = x.to(dtype=dtype)
+        if not self.fast:
+            return x
+        if self.conv_kernel(x.device, dtype) == "nnpack":
+            return x.contiguous()
+        return x.contiguous(memory_format=torch.channels_last)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(dtype=self.dtype)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.prepare(x)
         with torch.inference_mode():
             return self.net(x).float().clamp_(0, 1).contiguous()
 
@@ -147,10 +177,12 @@ def load_model(
     precision: Precision = "fp32",
     scale: int | None = None,
     fast: bool = True,
+    cpu_conv: CpuConv | None = None,
 ) -> SRModel:
     """The model `srzoo infer` and `srzoo bench` run: weights file, run dir or zoo tag → SRModel on `device`.
 
     A parameter-free arch (e.g. `bicubic`) needs no weights: `load_model(None, arch="bicubic", scale=4)`.
+    `fast=False` runs the arch's plain ops; `cpu_conv` picks the fp32 CPU conv kernel (see srzoo.cpu_conv).
     """
     if precision not in DTYPES:
         raise ConfigError(f"precision {precision!r} is not one of {', '.join(DTYPES)}")
@@ -170,7 +202,7 @@ def load_model(
     caps = card.capabilities
     if (precision == "fp16" and not caps.fp16) or (precision == "bf16" and not caps.bf16):
         raise ConfigError(f"arch {card.arch!r} is not declared {precision}-safe; use --precision fp32")
-    return SRModel(net, card, precision=precision, fast=fast).to(device)
+    return SRModel(net, card, precision=precision, fast=fast, cpu_conv=cpu_conv).to(device)
 
 
 def resolve_device(name: str) -> str:

@@ -131,11 +131,13 @@ def test_cli_benches_third_party_weights_and_writes_json(
         [
             *("bench", "--weights", str(tiny_weights), "--sets", "set5", "--data-root", str(shared_data)),
             *("--out-dir", str(out), "--json", str(tmp_path / "r.json"), "--show", "1", "--device", "cpu"),
+            *("--cpu-conv", "onednn"),
         ]
     )
     assert code == 0, capsys.readouterr().err
     table = capsys.readouterr().out
     data = json.loads((out / "results.json").read_text())
+    assert data["convention"]["conv_kernel"] == "onednn" and "fp32, convs onednn;" in table
     assert data == json.loads((tmp_path / "r.json").read_text())
     assert (out / "results.md").read_text() == table
     rows = {r["model"]: r for r in data["results"]}

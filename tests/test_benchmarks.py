@@ -70,6 +70,11 @@ def test_inference_script(tmp_path: Path) -> None:
     assert first["srzoo bf16"]["max_abs_diff"] < 0.05
     assert all(v["gflops"] > 0 and v["ratio_vs_spandrel"] > 0 for v in first.values())
     assert report["targets"]["fp32_max_abs_diff"]["met"] is True
+    from srzoo import cpu_conv
+
+    if cpu_conv.nnpack_usable():  # the opt-in Winograd kernel is timed beside the default
+        assert first["srzoo fp32 nnpack"]["max_abs_diff"] < 1e-4
+        assert "fp32_nnpack_geomean_ratio_vs_spandrel_fp32" in report["targets"]
     md = (tmp_path / "inference_cpu_tiny.md").read_text()
     assert "speed vs spandrel fp32" in md and "torch threads" in md
 

@@ -212,3 +212,28 @@ def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
         f"{tmp_path / 'broken.png'}: corrupt or truncated image (Truncated File Read)"
     ]
     assert np.asarray(Image.new("RGB", (1, 1))).shape == (1, 1, 3)
+
+
+def test_fast_path_opt_outs_and_the_kernel_in_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from srzoo import cpu_conv
+
+    src = png(tmp_path / "a.png", 20, 24)
+    model = ["--model", str(tiny_rrdbnet_file(tmp_path, 4)), "--device", "cpu", "--overwrite"]
+    outputs = {}
+    for flags, kernel in [
+        ((), "onednn"),
+        (("--no-fast",), "onednn (unfused)"),
+        (("--cpu-conv", "nnpack"), "nnpack" if cpu_conv.nnpack_usable() else "onednn"),
+    ]:
+        code, out, err = infer(capsys, str(src), *model, *flags)
+        assert code == 0, err
+        assert f"(fp32, convs {kernel})" in out and "MP/s" in out
+        outputs[kernel] = np.asarray(Image.open(tmp_path / "a_sr.png"), dtype=np.int16)
+    first, *rest = outputs.values()
+    assert all(np.abs(first - other).max() <= 1 for other in rest)  # same image up to rounding
+    with pytest.raises(SystemExit) as exit_info:
+        infer(capsys, str(src), *model, "--cpu-conv", "nnpak")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "invalid choice: 'nnpak'" in err and "did you mean 'nnpack'" in err

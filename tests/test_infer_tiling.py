@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import resource
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from srzoo import load_model
 from srzoo.errors import ConfigError
 from srzoo.infer import TileStats, choose_tile, tile_starts, upscale
 from srzoo.tiling import _weights
-from tests.test_infer_support import ContextNet, context_net_file, registered, tiny_rrdbnet_file
+from tests.test_infer_support import TINY, ContextNet, context_net_file, registered, tiny_rrdbnet_file
 
 ONE_LEVEL = 1 / 255
 
@@ -163,3 +164,13 @@ def test_2000px_x4_on_cpu_stays_under_3gb(tmp_path: Path) -> None:
     assert peak_gb < 3.0
     assert (tmp_path / "big_sr.jpg").stat().st_size > 0
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss > 0
+
+
+def test_cuda_tiles_keep_every_feature_map_under_two_to_the_31_elements(tmp_path: Path) -> None:
+    from srzoo.tiling import largest_map_side
+
+    model = load_model(tiny_rrdbnet_file(tmp_path, 4))
+    feat = TINY["num_feat"]  # the largest map is conv_hr's: num_feat channels at 4x the LR side
+    side = largest_map_side(model)
+    assert side == int(math.sqrt((2**31 - 1) / (feat * 16)))
+    assert feat * (4 * side) ** 2 < 2**31 <= feat * (4 * (side + 1)) ** 2

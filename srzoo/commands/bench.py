@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from srzoo.commands.infer import add_speed_args
 from srzoo.errors import ConfigError, WeightsError
 
 
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    add_speed_args(p)
     p.add_argument("--tile", type=int, help="run the model on LR tiles of this size (saves memory)")
     p.add_argument("--tile-overlap", type=int, help="LR pixels tiles overlap by (default: srzoo.infer's)")
     p.add_argument("--metrics", default="psnr,ssim", help="comma list of psnr,ssim,niqe,lpips")
@@ -40,10 +42,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_bench_model(
-    arch: str | None, weights: str | None, *, scale: int | None, device: str, precision: str
+    arch: str | None,
+    weights: str | None,
+    *,
+    scale: int | None,
+    device: str,
+    precision: str,
+    fast: bool = True,
+    cpu_conv: str | None = None,
 ):
     """The SRModel to bench: weights (file/run/tag), an arch's default zoo tag, or a parameter-free arch."""
+    from functools import partial
+
     from srzoo.model import load_model
+
+    load_model = partial(load_model, fast=fast, cpu_conv=cpu_conv)
     from srzoo.registries import ARCHS, arch_info
 
     if arch is None and weights is None:
@@ -75,7 +88,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--show must be >= 0, got {args.show}")
     device = resolve_device(args.device)
     model = load_bench_model(
-        args.arch, args.weights, scale=args.scale, device=device, precision=args.precision
+        args.arch,
+        args.weights,
+        scale=args.scale,
+        device=device,
+        precision=args.precision,
+        fast=args.fast,
+        cpu_conv=args.cpu_conv,
     )
     report = run_bench(
         None if model.card.arch == "bicubic" else model,

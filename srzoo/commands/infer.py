@@ -57,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--precision", choices=["fp32", "fp16", "bf16"], help="default: fp16 on CUDA when safe, else fp32"
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
+    add_speed_args(p)
     p.add_argument("--format", choices=FORMAT_CHOICES, help="output format (default: the input's)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument(
@@ -75,10 +76,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def add_speed_args(p: argparse.ArgumentParser) -> None:
+    """--no-fast and --cpu-conv: the opt-outs from the inference fast path (srzoo.fastpath, srzoo.cpu_conv)."""
+    p.add_argument(
+        "--no-fast",
+        dest="fast",
+        action="store_false",
+        help="run the arch's plain PyTorch ops (no fused convs, no channels_last, no NNPACK)",
+    )
+    p.add_argument(
+        "--cpu-conv",
+        choices=["onednn", "nnpack", "auto"],
+        help="fp32 CPU conv kernel: onednn (default, or $SRZOO_CPU_CONV), nnpack (Winograd: faster on one "
+        "thread, outputs move by up to ~4e-5), auto (the faster, timed once)",
+    )
+
+
 def load_from_args(
     args: argparse.Namespace, *, device: str = "cpu", precision: str | None = "fp32", fast: bool = True
 ):
     """The SRModel the flags name (what `srzoo.load_model` gives), interpolated when --interpolate is set."""
+    fast = fast and getattr(args, "fast", True)
+    cpu_conv = getattr(args, "cpu_conv", None)
     from srzoo.model import load_model
 
     interpolate, alpha = getattr(args, "interpolate", None), getattr(args, "alpha", None)
@@ -97,9 +116,24 @@ def load_from_args(
             from srzoo.interpolate import load_interpolated_model
 
             return load_interpolated_model(
-                args.model, interpolate, alpha, arch=args.arch, device=device, precision=prec, fast=fast
+                args.model,
+                interpolate,
+                alpha,
+                arch=args.arch,
+                device=device,
+                precision=prec,
+                fast=fast,
+                cpu_conv=cpu_conv,
             )
-        return load_model(args.model, args.arch, device=device, precision=prec, scale=args.scale, fast=fast)
+        return load_model(
+            args.model,
+            args.arch,
+            device=device,
+            precision=prec,
+            scale=args.scale,
+            fast=fast,
+            cpu_conv=cpu_conv,
+        )
 
     try:
         return load(chosen)
@@ -172,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     done = len(files) - failed
     print(
-        f"upscaled {done} of {len(files)} file(s) x{model.scale} on {device} ({model.precision}) "
+        f"upscaled {done} of {len(files)} file(s) x{model.scale} on {device} "
+        f"({model.precision}, convs {model.conv_kernel()}) "
         f"in {elapsed:.1f} s: "
         f"{done_mp:.2f} output MP, {done_mp / max(elapsed, 1e-9):.2f} MP/s"
     )

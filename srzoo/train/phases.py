@@ -128,8 +128,17 @@ class Phase:
         }
 
 
-def _floats(logs: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {k: float(v) for k, v in logs.items()}
+def _floats(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:
+    """The logged terms as floats, read back in one transfer per device (each `float(t)` is a GPU sync)."""
+    out = {k: float(v) for k, v in logs.items() if not isinstance(v, torch.Tensor)}
+    by_device: dict[torch.device, list[str]] = {}
+    for key, value in logs.items():
+        if isinstance(value, torch.Tensor):
+            by_device.setdefault(value.device, []).append(key)
+    for keys in by_device.values():
+        values = torch.stack([logs[k].detach().float().reshape(()) for k in keys]).tolist()
+        out.update(zip(keys, values))
+    return {k: out[k] for k in logs}
 
 
 class SupervisedPhase(Phase):
