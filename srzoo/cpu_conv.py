@@ -2,14 +2,15 @@
 
 NNPACK's Winograd F(6x6,3x3) kernels do ~4x fewer multiplications than a direct 3x3 convolution. Measured
 on a 2-core AVX-512 EPYC with one thread, the 23-block RRDBNet ran 1.4-1.8x faster than with oneDNN's fused
-direct convolutions, but its outputs moved by up to ~4e-5 on real images (direct kernels: ~1e-5), beyond the 1e-5 that
-"the same output" means here, and with two threads NNPACK was slower than oneDNN. So it is opt-in:
+direct convolutions, but its outputs moved by up to ~4e-5 on real images (oneDNN's: ~1e-5), past the 1e-5
+that "the same output" means here, and with two threads NNPACK was slower than oneDNN. So it is opt-in:
 `SRZOO_CPU_CONV=nnpack`, `--cpu-conv nnpack` or `load_model(..., cpu_conv="nnpack")`; `auto` times both on a
 small dense block once per thread count and keeps the faster.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -33,20 +34,16 @@ def check_choice(value: str, where: str = "cpu_conv") -> str:
     return value
 
 
-_usable: list[bool] = []
-
-
+@functools.cache
 def nnpack_usable() -> bool:
     """True when this torch build has NNPACK and it initialised on this CPU.
 
     The check also initialises NNPACK, which its conv op does not do itself (it fails until then).
     """
-    if not _usable:
-        try:
-            _usable.append(bool(torch.backends.nnpack.is_available()))
-        except RuntimeError:
-            _usable.append(False)
-    return _usable[0]
+    try:
+        return bool(torch.backends.nnpack.is_available())
+    except RuntimeError:
+        return False
 
 
 def requested() -> str:
@@ -55,7 +52,10 @@ def requested() -> str:
 
 
 def resolve(choice: str | None = None) -> str:
-    """ "onednn" or "nnpack": `choice` (or SRZOO_CPU_CONV), with `auto` measured once per thread count."""
+    """The kernel to run (onednn or nnpack): `choice`, else $SRZOO_CPU_CONV, else onednn.
+
+    `auto` times both once per thread count and keeps the faster.
+    """
     choice = check_choice(choice) if choice else requested()
     if choice == "onednn" or not nnpack_usable():
         return "onednn"
