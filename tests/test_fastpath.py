@@ -156,4 +156,5 @@ def test_load_model_fast_path_matches_spandrel(shared_weights: Path) -> None:
         # why NNPACK is opt-in: on the real 23-block model its Winograd rounding moves outputs past 1e-5
         winograd = load_model(shared_weights, cpu_conv="nnpack")
         assert winograd.conv_kernel() == "nnpack"
-        assert 1e-5 < (winograd(x) - ref).abs().max() <= 1e-4
+        winograd_diff = (winograd(x) - ref).abs().max()
+        assert 3 * (fast(x) - ref).abs().max() < winograd_diff <= 1e-4  # measured here: 2.6e-5 vs 1.2e-6
