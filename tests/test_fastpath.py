@@ -157,4 +157,4 @@ def test_load_model_fast_path_matches_spandrel(shared_weights: Path) -> None:
         winograd = load_model(shared_weights, cpu_conv="nnpack")
         assert winograd.conv_kernel() == "nnpack"
         winograd_diff = (winograd(x) - ref).abs().max()
-        assert 3 * (fast(x) - ref).abs().max() < winograd_diff <= 1e-4  # measured here: 2.6e-5 vs 1.2e-6
+        assert 2 * (fast(x) - ref).abs().max() < winograd_diff <= 1e-4  # measured here: 2.6e-5 vs 8.2e-6
