@@ -63,6 +63,10 @@ class FusedConv2d(nn.Module):
     def reference(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
         """The unfused ops, in the traced order (used off CPU, with autograd, or for fp16)."""
         y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._post_ops(y, other)
+
+    def _post_ops(self, y: torch.Tensor, other: torch.Tensor | None) -> torch.Tensor:
+        """The scaled residual add and the activation, in place on the fresh conv output `y`."""
         if self.residual:  # in place on the fresh conv output when that gives the same result (no broadcast)
             y = y.mul_(self.scale) if self.scale != 1.0 else y
             y = y.add_(other) if other.shape == y.shape and other.dtype == y.dtype else y + other
@@ -120,13 +124,7 @@ class FusedConv2d(nn.Module):
             if hit is None or hit[0] != key:
                 hit = _NCHW[self] = (key, w.detach().contiguous())
             w = hit[1]
-        y = cpu_conv.conv3x3(x, w, self.bias, self.padding)
-        if self.residual:
-            y = y.mul_(self.scale) if self.scale != 1.0 else y
-            y = y.add_(other) if other.shape == y.shape else y + other
-        if self.act == "leaky_relu":
-            return F.leaky_relu(y, self.slope, inplace=True)
-        return F.relu(y, inplace=True) if self.act == "relu" else y
+        return self._post_ops(cpu_conv.conv3x3(x, w, self.bias, self.padding), other)
 
     def forward(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
         kernel = self._kernel(x, other)

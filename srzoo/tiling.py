@@ -169,7 +169,6 @@ def bytes_per_pixel(model: SRModel) -> float:
     m = _multiple(model)
     side = max(16, m * math.ceil(16 / m))
     sizes: list[int] = []
-
     elements: list[int] = []
 
     def hook(_mod: nn.Module, _inp: object, out: object) -> None:
@@ -211,20 +210,20 @@ def largest_map_side(model: SRModel) -> int:
 def choose_tile(model: SRModel, height: int, width: int, overlap: int = 16) -> int | None:
     """A tile size that fits free memory (CUDA: mem_get_info; CPU: psutil); None when no tiling is needed."""
     device = model.device
+    cap = MAX_TILE.get(device.type, 512)
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         budget = 0.6 * free
-        cap = largest_map_side(model)
+        cap = min(cap, largest_map_side(model))
     else:
         import psutil
 
         # The float HR buffer and its integer copy are needed whatever the tile; tiles share what is left.
         out_bytes = 4 * 3 * height * width * model.scale**2
         budget = min(512 << 20, max(64 << 20, 0.3 * (psutil.virtual_memory().available - 2 * out_bytes)))
-        cap = MAX_TILE.get(device.type, 512)
     m = _multiple(model)
     side = int(math.sqrt(budget / bytes_per_pixel(model)))
-    side = min(side, cap, MAX_TILE.get(device.type, 512))
+    side = min(side, cap)
     side = max(side // m * m, _min_tile(overlap * m, m))
     if side >= math.ceil(height / m) * m and side >= math.ceil(width / m) * m:
         return None
