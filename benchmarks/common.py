@@ -250,7 +250,7 @@ def write_results(
         (out / f"{name}.json", json.dumps(report, indent=2, default=str)),
         (out / f"{name}.md", markdown),
     ):
-        # srzoo.io_utils.atomic_write's recipe (temp file + rename) without importing srzoo, whose package
+        # srzoo.framework.files.atomic_write's recipe (temp file + rename) without importing srzoo, whose package
         # import needs PyYAML: the GPU suite must still save its peak numbers on a bare box without it
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text.rstrip() + "\n")

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> dict:
     import torch
 
     from srzoo.data import build_train_dataset
-    from srzoo.recipe import AugmentSpec, DatasetSpec, DataSpec
+    from srzoo.recipes.schema import AugmentSpec, DatasetSpec, DataSpec
 
     torch.set_num_threads(1)  # the loader's cost, not the main process's BLAS threads
     augment = AugmentSpec(jpeg_prob=0.25, dropout_prob=0.25)  # the seed's LR-only degradations
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="srzoo-bench-cache-") as cache:
         os.environ["SRZOO_CACHE"] = cache  # measure a fresh one-off cache fill; leave the user's cache alone
         report = run(args)
-    from srzoo.io_utils import atomic_write
+    from srzoo.framework.files import atomic_write
 
     out = Path(args.out)
     with atomic_write(out / "data_loader.json") as tmp:

@@ -94,8 +94,8 @@ def elapsed() -> float:
 
 def random_weights(folder: Path, kwargs: dict[str, int]) -> Path:
     """A random x4 RRDBNet as srzoo safetensors, or BasicSR .pth without safetensors (load_model reads both)."""
-    from srzoo.build import build_arch
-    from srzoo.weights import save_basicsr, save_weights
+    from srzoo.framework.build import build_arch
+    from srzoo.framework.weights import save_basicsr, save_weights
 
     torch.manual_seed(0)
     net = build_arch("rrdbnet", scale=4, **kwargs)
@@ -139,7 +139,7 @@ def time_calls(fn: Any, args: argparse.Namespace, reps: int, budget_s: float) ->
 
 def inference(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
     """Eager srzoo.load_model (channels_last, cudnn.benchmark) at LR side, fp16 and bf16, several batches."""
-    from srzoo.model import load_model
+    from srzoo.inference.model import load_model
 
     torch.backends.cudnn.benchmark = True
     side, rows = args.side, []
@@ -192,8 +192,8 @@ def spandrel_compare(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
         import spandrel
     except ImportError:
         return {"skipped": "spandrel is not installed here"}
-    from srzoo.model import load_model
-    from srzoo.weights import load_weights_file, save_basicsr
+    from srzoo.framework.weights import load_weights_file, save_basicsr
+    from srzoo.inference.model import load_model
 
     basicsr = weights
     if weights.suffix != ".pth":
@@ -220,7 +220,7 @@ def compile_child(cfg: dict[str, Any]) -> dict[str, Any]:
     """In a child process: torch.compile(model.net) in each mode, compile time and speed at one batch."""
     import torch._inductor.config as inductor_config
 
-    from srzoo.model import load_model
+    from srzoo.inference.model import load_model
 
     torch.backends.cudnn.benchmark = True
     inductor_config.freezing = False  # freezing gives wrong RRDBNet outputs (torch 2.13, CPU): never on

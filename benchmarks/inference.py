@@ -20,16 +20,16 @@ import common
 import peak
 import torch
 
-from srzoo import cpu_conv
-from srzoo.fastpath import fuse_for_inference
-from srzoo.model import SRModel, load_model
+from srzoo.inference import cpu_kernels as cpu_conv
+from srzoo.inference.fastpath import fuse_for_inference
+from srzoo.inference.model import SRModel, load_model
 
 
 def tiny_weights(folder: Path) -> Path:
     """A random 1-block RRDBNet x4 saved as BasicSR .pth, the layout spandrel reads too (test mode)."""
     from srzoo_esrgan.rrdbnet import RRDBNet
 
-    from srzoo.weights import save_basicsr
+    from srzoo.framework.weights import save_basicsr
 
     torch.manual_seed(0)
     net = RRDBNet(num_feat=16, num_grow=32, num_blocks=1)  # spandrel assumes num_grow 32
@@ -47,7 +47,7 @@ def spandrel_model(weights: Path, device: str) -> torch.nn.Module | None:
 
 def flops_of(model: SRModel, batch: int, side: int) -> int:
     """Counted on the meta device from the arch itself (equals issue 8's closed form for x4 RRDBNet)."""
-    from srzoo.build import build_arch
+    from srzoo.framework.build import build_arch
 
     with torch.device("meta"):
         net = build_arch(model.card.arch, scale=model.scale, **model.card.kwargs)
@@ -60,7 +60,7 @@ def onnx_runner(model: SRModel, threads: int, folder: Path) -> Any:
     try:
         import onnxruntime as ort
 
-        from srzoo.export import export_onnx
+        from srzoo.inference.export import export_onnx
     except ImportError:
         return None
     report = export_onnx(model, folder / "model.onnx")
@@ -108,7 +108,7 @@ def set5_psnr(
     (under "max_abs_diff"): random inputs flatter Winograd's rounding.
     """
     from srzoo.data.sets import open_eval_set
-    from srzoo.metrics import psnr
+    from srzoo.eval.metrics import psnr
 
     try:
         eval_set = open_eval_set("set5", 4, root=root)

@@ -1,4 +1,4 @@
-"""Peak memory of tiled inference (`srzoo.infer.upscale`), 2000x2000 at x4: peak RSS, CUDA max allocated.
+"""Peak memory of tiled inference (`srzoo.inference.runner.upscale`), 2000x2000 at x4: peak RSS, CUDA max allocated.
 
 Run from the repository root:  .venv/bin/python benchmarks/memory.py [--size 2000] [--tile auto]
 Writes benchmarks/results/memory_<device>.json and .md. The upscale runs in a fresh child process, so
@@ -25,12 +25,12 @@ RSS_GOAL_GB = 3.0
 
 def child(cfg: dict[str, Any]) -> dict[str, Any]:
     """The measured run: load the model, upscale one random image in tiles, report memory and time."""
-    from srzoo.model import load_model
+    from srzoo.inference.model import load_model
 
     try:
-        from srzoo.infer import TileStats, upscale
-    except ImportError:  # srzoo.infer needs numpy/PIL; the tiler itself is torch only
-        from srzoo.tiling import TileStats, upscale
+        from srzoo.inference.runner import TileStats, upscale
+    except ImportError:  # srzoo.inference.runner needs numpy/PIL; the tiler itself is torch only
+        from srzoo.inference.tiling import TileStats, upscale
 
     torch.set_num_threads(cfg["threads"])
     model = load_model(cfg["weights"], device=cfg["device"], precision=cfg["precision"])

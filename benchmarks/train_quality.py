@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from srzoo.io_utils import atomic_write
+from srzoo.framework.files import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -50,8 +50,8 @@ def recipe_overrides(extra: list[str]) -> list[str]:
 
 def bench(run_dir: Path, phases: list[str]) -> dict[str, dict[str, dict[str, float]]]:
     """model -> set -> {psnr, ssim}: bicubic and each phase's final generator on Set5 and BSD100 (x4)."""
-    from srzoo.bench import run_bench
-    from srzoo.model import load_model
+    from srzoo.eval.bench import run_bench
+    from srzoo.inference.model import load_model
 
     table: dict[str, dict[str, dict[str, float]]] = {}
     for i, phase in enumerate(phases):
@@ -147,7 +147,7 @@ def main() -> int:
     from common import machine_info, machine_line
 
     from srzoo.demo import perceptual_fallback
-    from srzoo.recipe import load_recipe
+    from srzoo.recipes.schema import load_recipe
     from srzoo.train.budget import StepTimes, measure
     from srzoo.train.loop import train
     from srzoo.train.options import TrainOptions

@@ -38,8 +38,8 @@ def build_phase(kind: str, args: argparse.Namespace) -> tuple[Any, Any]:
     """(phase, accelerator) for phase `kind` of esrgan_x4 with this run's model size, batch and patch."""
     from accelerate import Accelerator
 
-    from srzoo.build import build_arch, build_phase
-    from srzoo.recipe import load_recipe
+    from srzoo.framework.build import build_arch, build_phase
+    from srzoo.recipes.schema import load_recipe
 
     overrides = [
         f"generator.kwargs.num_blocks={args.num_blocks}",

@@ -1,11 +1,15 @@
-"""srzoo: a plugin-style super-resolution model zoo. Public API; importing it loads no plugin."""
+"""srzoo: a plugin-style super-resolution model zoo. The public API for users and plugin authors; loads no plugin.
+
+Users: `build_arch`, `load_model`, `load_recipe`, the registries and `list_*`. Plugin authors import only what is
+exported here (descriptors, capabilities, weights metadata, errors, atomic writes) and `srzoo.testing` (contract
+checks); docs/plugins.md describes the contract.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from srzoo.build import build_arch, build_discriminator, build_loss
-from srzoo.descriptors import ArchInfo, Capabilities, PretrainedWeights, arch_info, describe_arch
+from srzoo._version import __version__
 from srzoo.errors import (
     ConfigError,
     DataError,
@@ -14,12 +18,21 @@ from srzoo.errors import (
     SrzooError,
     UnknownNameError,
     WeightsError,
+    did_you_mean,
 )
-from srzoo.model import ModelCard, SRModel, load_model
-from srzoo.recipe import Recipe, load_recipe
-from srzoo.registries import ARCHS, DATASETS, LOSSES, PHASES, RECIPES
-
-__version__ = "0.1.0"
+from srzoo.framework.build import build_arch, build_discriminator, build_loss
+from srzoo.framework.descriptors import (
+    ArchInfo,
+    Capabilities,
+    PretrainedWeights,
+    StateDict,
+    arch_info,
+    describe_arch,
+)
+from srzoo.framework.files import atomic_write
+from srzoo.framework.registries import ARCHS, DATASETS, LOSSES, PHASES, RECIPES
+from srzoo.inference.model import ModelCard, SRModel, load_model
+from srzoo.recipes.schema import Recipe, load_recipe
 
 __all__ = [
     "ARCHS",
@@ -38,14 +51,17 @@ __all__ = [
     "Recipe",
     "SRModel",
     "SrzooError",
+    "StateDict",
     "UnknownNameError",
     "WeightsError",
     "__version__",
     "arch_info",
+    "atomic_write",
     "build_arch",
     "build_discriminator",
     "build_loss",
     "describe_arch",
+    "did_you_mean",
     "list_archs",
     "list_datasets",
     "list_losses",
@@ -78,6 +94,4 @@ def list_recipes(pattern: str = "*") -> list[str]:
 
 
 def __getattr__(name: str) -> Any:  # pragma: no cover - helpful message for removed/misspelt API
-    from srzoo.errors import did_you_mean
-
     raise AttributeError(f"module 'srzoo' has no attribute {name!r}{did_you_mean(name, __all__)}")

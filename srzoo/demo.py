@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from srzoo.errors import ConfigError, InputError, WeightsError
-from srzoo.io_utils import atomic_write
+from srzoo.framework.files import atomic_write
 
 RECIPE = "esrgan_tiny_x4"
 # scikit-image ships these in its wheel (no download); all CC0 or public domain (see skimage.data docstrings).
@@ -48,7 +48,7 @@ def write_images(folder: Path, names: Sequence[str]) -> None:
         import skimage.data
     except ImportError:
         raise ConfigError("the demo needs scikit-image: pip install 'srzoo[demo]'") from None
-    from srzoo.data.images import save_image
+    from srzoo.imaging.datafiles import save_image
 
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -63,7 +63,7 @@ def perceptual_fallback(recipe: Any, say: Callable[[str], None] = print) -> list
 
     Only the demo and the CPU benchmark use this: a random VGG is a weak perceptual loss, so the run says so.
     """
-    from srzoo.build import build_loss
+    from srzoo.framework.build import build_loss
 
     overrides, verdicts = [], {}
     for i, phase in enumerate(recipe.phases):
@@ -98,7 +98,7 @@ def prepare_output(output_dir: Path, overwrite: bool) -> None:
 
 def demo_recipe(output_dir: Path, overrides: Sequence[str], extra: Sequence[str] = ()) -> Any:
     """esrgan_tiny_x4 on the demo's image folders (training set; the held-out photos validate)."""
-    from srzoo.recipe import load_recipe
+    from srzoo.recipes.schema import load_recipe
 
     train_dir, holdout_dir = output_dir / "images" / "train", output_dir / "images" / "holdout"
     data = [
@@ -135,11 +135,11 @@ def bench_holdout(
     run_dir: Path, holdout_dir: Path, output_dir: Path, phases: Sequence[str]
 ) -> tuple[str, dict]:
     """Bicubic and each phase's generator on the held-out photos: results.md/.json and comparison.png."""
-    from srzoo.bench import run_bench
-    from srzoo.bench_report import BenchReport, SetResult
-    from srzoo.data.images import load_image
-    from srzoo.figures import FigureRow, Tile, comparison_figure, crop, detail_box
-    from srzoo.model import load_model
+    from srzoo.eval.bench import run_bench
+    from srzoo.eval.figures import FigureRow, Tile, comparison_figure, crop, detail_box
+    from srzoo.eval.tables import BenchReport, SetResult
+    from srzoo.imaging.datafiles import load_image
+    from srzoo.inference.model import load_model
 
     rows: dict[str, SetResult] = {}  # display label -> result
     folders: dict[str, Path] = {}  # display label -> folder of its SR images

@@ -1,4 +1,4 @@
-"""Core test setup: every test gets its own SRZOO_CACHE (shared-data fixtures come from srzoo.pytest_plugin)."""
+"""Core test setup: every test gets its own SRZOO_CACHE (shared-data fixtures come from srzoo.testing.pytest_plugin)."""
 
 from __future__ import annotations
 

@@ -15,14 +15,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from srzoo.bench import run_bench, set_sha256
 from srzoo.cli import main
-from srzoo.descriptors import Capabilities, PretrainedWeights, describe_arch
 from srzoo.errors import ConfigError, DataError, SrzooError, UnknownNameError, WeightsError
-from srzoo.metrics import psnr
-from srzoo.model import load_model
-from srzoo.registries import ARCHS
-from srzoo.weights import save_weights
+from srzoo.eval.bench import run_bench, set_sha256
+from srzoo.eval.metrics import psnr
+from srzoo.framework.descriptors import Capabilities, PretrainedWeights, describe_arch
+from srzoo.framework.registries import ARCHS
+from srzoo.framework.weights import save_weights
+from srzoo.inference.model import load_model
 
 # x4 bicubic baseline, official LR files, MATLAB bicubic up, Y, border 4 (../shared/README.md).
 GOLDEN = {"set5": (28.43, 0.8111, 5), "set14": (26.09, 0.7048, 14), "bsd100": (25.96, 0.6681, 100)}
@@ -236,7 +236,7 @@ def test_lpips_column_when_available(
 def test_niqe_column_and_unavailable(
     shared_data: Path, niqe_params_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from srzoo import metrics
+    from srzoo.eval import metrics
 
     monkeypatch.setenv("SRZOO_NIQE_PARAMS", str(niqe_params_file))
     report = run_bench(
@@ -279,7 +279,7 @@ def test_bad_input_is_one_clear_error(
 
 
 def test_arch_with_parameters_needs_weights(tiny_weights: Path, shared_data: Path) -> None:
-    from srzoo.commands.bench import load_bench_model
+    from srzoo.cli.bench import load_bench_model
 
     with pytest.raises(WeightsError, match=f"arch '{TINY}' has parameters .* pass --weights"):
         load_bench_model(TINY, None, scale=4, device="cpu", precision="fp32")
@@ -288,8 +288,8 @@ def test_arch_with_parameters_needs_weights(tiny_weights: Path, shared_data: Pat
 
 
 def test_arch_without_weights_uses_its_default_zoo_tag(tiny_weights: Path, shared_data: Path) -> None:
-    from srzoo.commands.bench import load_bench_model
-    from srzoo.io_utils import sha256_file
+    from srzoo.cli.bench import load_bench_model
+    from srzoo.framework.files import sha256_file
 
     entry = PretrainedWeights(
         tag="demo",

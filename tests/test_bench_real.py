@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from srzoo.cli import main
-from srzoo.metrics import psnr, ssim
+from srzoo.eval.metrics import psnr, ssim
 
 
 @pytest.mark.slow  # the 23-block model on CPU: ~30 s on 2 idle cores

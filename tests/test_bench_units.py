@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from srzoo.bench import _to_uint8, run_bench, set_sha256
-from srzoo.bench_report import BenchReport, ImageScore, SetResult, best_and_worst
-from srzoo.figures import FigureRow, Tile, comparison_figure, crop, detail_box
-from srzoo.lpips_metric import Lpips
+from srzoo.eval.bench import _to_uint8, run_bench, set_sha256
+from srzoo.eval.figures import FigureRow, Tile, comparison_figure, crop, detail_box
+from srzoo.eval.lpips import Lpips
+from srzoo.eval.tables import BenchReport, ImageScore, SetResult, best_and_worst
 
 
 def test_detail_box_finds_the_textured_square() -> None:

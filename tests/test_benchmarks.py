@@ -70,7 +70,7 @@ def test_inference_script(tmp_path: Path) -> None:
     assert first["srzoo bf16"]["max_abs_diff"] < 0.05
     assert all(v["gflops"] > 0 and v["ratio_vs_spandrel"] > 0 for v in first.values())
     assert report["targets"]["fp32_max_abs_diff"]["met"] is True
-    from srzoo import cpu_conv
+    from srzoo.inference import cpu_kernels as cpu_conv
 
     if cpu_conv.nnpack_usable():  # the opt-in Winograd kernel is timed beside the default
         assert first["srzoo fp32 nnpack"]["max_abs_diff"] < 1e-4

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from srzoo.config import apply_overrides, merge
 from srzoo.errors import ConfigError
-from srzoo.recipe import Recipe, load_recipe
+from srzoo.recipes.loader import apply_overrides, merge
+from srzoo.recipes.schema import Recipe, load_recipe
 
 MINIMAL = """
 name: mini

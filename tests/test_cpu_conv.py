@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from srzoo import cpu_conv
 from srzoo.errors import ConfigError
-from srzoo.fastpath import FusedConv2d, fuse_for_inference
+from srzoo.inference import cpu_kernels as cpu_conv
+from srzoo.inference.fastpath import FusedConv2d, fuse_for_inference
 
 needs_nnpack = pytest.mark.skipif(
     not cpu_conv.nnpack_usable(), reason="this torch build has no usable NNPACK"
@@ -98,8 +98,8 @@ def test_auto_times_both_kernels_once_per_thread_count(monkeypatch: pytest.Monke
 
 
 def test_srmodel_layout_follows_its_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    from srzoo.model import ModelCard, SRModel
-    from srzoo.registries import ARCHS, arch_info
+    from srzoo.framework.registries import ARCHS, arch_info
+    from srzoo.inference.model import ModelCard, SRModel
 
     card = ModelCard("rrdbnet", {}, 4, arch_info(ARCHS.get("rrdbnet")).capabilities)
     x = torch.rand(1, 3, 8, 8)

@@ -15,10 +15,10 @@ from PIL import Image
 
 from srzoo.data import fetch as fetch_mod
 from srzoo.data.catalog import Archive, DatasetInfo, SplitInfo, dataset_info
-from srzoo.data.images import load_image
 from srzoo.data.sets import open_eval_set
 from srzoo.errors import DataError, PluginError
-from srzoo.registries import DATASETS
+from srzoo.framework.registries import DATASETS
+from srzoo.imaging.datafiles import load_image
 
 RNG = np.random.default_rng(0)
 PIXELS = {name: RNG.integers(0, 256, (12, 16, 3), dtype=np.uint8) for name in ("a", "b")}

@@ -11,11 +11,11 @@ import torch
 
 from srzoo.data import build_train_dataset
 from srzoo.data.degrade import d4, lr_crop_on_the_fly
-from srzoo.data.images import load_image, save_image
 from srzoo.data.pairs import make_train_loader
 from srzoo.data.sets import open_eval_set
 from srzoo.errors import ConfigError, DataError
-from srzoo.recipe import AugmentSpec, DatasetSpec, DataSpec
+from srzoo.imaging.datafiles import load_image, save_image
+from srzoo.recipes.schema import AugmentSpec, DatasetSpec, DataSpec
 
 PLAIN = AugmentSpec(hflip=False, rot90=False)
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from srzoo.data.images import load_image, save_image
 from srzoo.data.sets import data_root, open_eval_set, open_val_sets
 from srzoo.errors import ConfigError, DataError, UnknownNameError
-from srzoo.recipe import DatasetSpec, DataSpec
+from srzoo.imaging.datafiles import load_image, save_image
+from srzoo.recipes.schema import DatasetSpec, DataSpec
 
 
 @pytest.fixture(autouse=True)

@@ -44,7 +44,7 @@ def test_demo_runs_end_to_end_with_few_steps(tmp_path: Path, capsys: pytest.Capt
     results = json.loads((out / "results.json").read_text())["results"]
     assert {r["model"] for r in results} == {"bicubic", "esrgan_tiny_x4 psnr", "esrgan_tiny_x4 gan"}
     assert all(r["n_images"] == len(HOLDOUT_IMAGES) for r in results)
-    from srzoo.recipe import load_recipe
+    from srzoo.recipes.schema import load_recipe
 
     expected = [max(1, round(p.iters * 0.005)) for p in load_recipe("esrgan_tiny_x4").phases]
     assert summary["iterations"] == dict(zip(["psnr", "gan"], expected))

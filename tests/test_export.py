@@ -11,8 +11,8 @@ import torch
 from srzoo import load_model
 from srzoo.cli import main
 from srzoo.errors import ConfigError, InputError
-from srzoo.export import ONNX_TOLERANCE, export_model
-from srzoo.weights import load_weights_file
+from srzoo.framework.weights import load_weights_file
+from srzoo.inference.export import ONNX_TOLERANCE, export_model
 from tests.test_infer_support import tiny_rrdbnet_file
 
 # spandrel infers RRDBNet's growth channels as 32, so the spandrel checks use that growth.

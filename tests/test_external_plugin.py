@@ -105,7 +105,7 @@ def test_external_arch_is_benched_and_used_by_infer(acme: Path, tmp_path: Path) 
     made = run_python(
         f"""
         import torch, srzoo
-        from srzoo.weights import save_weights
+        from srzoo.framework.weights import save_weights
         torch.manual_seed(0)
         net = srzoo.build_arch("tinynet", scale=2, width=4)
         save_weights({str(weights)!r}, net.state_dict(), arch="tinynet", kwargs={{"width": 4}}, scale=2)

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srzoo import cpu_conv
-from srzoo.fastpath import FusedConv2d, fuse_for_inference
+from srzoo.inference import cpu_kernels as cpu_conv
+from srzoo.inference.fastpath import FusedConv2d, fuse_for_inference
 
 CL = torch.channels_last
 
@@ -79,7 +79,7 @@ def test_dtype_moves_repack_and_deepcopy_works() -> None:
 
 
 def test_dense_block_concats_share_per_call_buffers_only_when_safe() -> None:
-    from srzoo.fastpath import pooled_cat
+    from srzoo.inference.fastpath import pooled_cat
 
     fused = _fused(_rrdbnet())
     pooled = [n for n in fused.graph.nodes if n.target is pooled_cat]
@@ -140,7 +140,7 @@ def test_untraceable_or_conv_free_nets_come_back_unchanged() -> None:
 
 def test_load_model_fast_path_matches_spandrel(shared_weights: Path) -> None:
     spandrel = pytest.importorskip("spandrel")
-    from srzoo.model import load_model
+    from srzoo.inference.model import load_model
 
     sp = spandrel.ModelLoader().load_from_file(str(shared_weights)).model.eval()
     fast, slow = load_model(shared_weights, cpu_conv="onednn"), load_model(shared_weights, fast=False)

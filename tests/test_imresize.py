@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from srzoo.errors import InputError
-from srzoo.imresize import degrade_bicubic, imresize, imresize_uint8, modcrop, resize_matrix
+from srzoo.imaging.resize import degrade_bicubic, imresize, imresize_uint8, modcrop, resize_matrix
 
 
 def load_chw(path: Path) -> torch.Tensor:

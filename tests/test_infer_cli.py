@@ -217,7 +217,7 @@ def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
 def test_fast_path_opt_outs_and_the_kernel_in_the_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from srzoo import cpu_conv
+    from srzoo.inference import cpu_kernels as cpu_conv
 
     src = png(tmp_path / "a.png", 20, 24)
     model = ["--model", str(tiny_rrdbnet_file(tmp_path, 4)), "--device", "cpu", "--overwrite"]

@@ -11,10 +11,10 @@ import torch
 from PIL import Image, ImageCms
 
 from srzoo import load_model
-from srzoo.images import _orient, read_image, to_tensor
-from srzoo.images16 import write_png16
-from srzoo.imresize import imresize
-from srzoo.infer import InferOptions, output_path, upscale_file
+from srzoo.imaging.files import _orient, read_image, to_tensor
+from srzoo.imaging.resize import imresize
+from srzoo.imaging.wide import write_png16
+from srzoo.inference.runner import InferOptions, output_path, upscale_file
 from tests.test_infer_support import smooth_rgb
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srzoo.descriptors import Capabilities, describe_arch
-from srzoo.registries import ARCHS
-from srzoo.weights import save_weights
+from srzoo.framework.descriptors import Capabilities, describe_arch
+from srzoo.framework.registries import ARCHS
+from srzoo.framework.weights import save_weights
 
 TINY = {"num_feat": 8, "num_grow": 4, "num_blocks": 1}
 

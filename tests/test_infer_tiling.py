@@ -15,8 +15,8 @@ import torch
 
 from srzoo import load_model
 from srzoo.errors import ConfigError
-from srzoo.infer import TileStats, choose_tile, tile_starts, upscale
-from srzoo.tiling import _weights
+from srzoo.inference.runner import TileStats, choose_tile, tile_starts, upscale
+from srzoo.inference.tiling import _weights
 from tests.test_infer_support import TINY, ContextNet, context_net_file, registered, tiny_rrdbnet_file
 
 ONE_LEVEL = 1 / 255
@@ -167,7 +167,7 @@ def test_2000px_x4_on_cpu_stays_under_3gb(tmp_path: Path) -> None:
 
 
 def test_cuda_tiles_keep_every_feature_map_under_two_to_the_31_elements(tmp_path: Path) -> None:
-    from srzoo.tiling import largest_map_side
+    from srzoo.inference.tiling import largest_map_side
 
     model = load_model(tiny_rrdbnet_file(tmp_path, 4))
     feat = TINY["num_feat"]  # the largest map is conv_hr's: num_feat channels at 4x the LR side

@@ -11,8 +11,8 @@ from PIL import Image
 from srzoo import load_model
 from srzoo.cli import main
 from srzoo.errors import ConfigError, WeightsError
-from srzoo.interpolate import interpolate_state_dicts, load_interpolated_model, save_interpolation
-from srzoo.weights import load_weights_file, save_basicsr
+from srzoo.framework.weights import load_weights_file, save_basicsr
+from srzoo.inference.interpolate import interpolate_state_dicts, load_interpolated_model, save_interpolation
 from tests.test_infer_support import (
     ContextNet,
     context_net_file,

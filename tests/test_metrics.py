@@ -13,9 +13,9 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from srzoo.errors import DataError, InputError
-from srzoo.imresize import imresize, imresize_uint8, modcrop
-from srzoo.io_utils import sha256_file
-from srzoo.metrics import NIQE_PARAMS_SHA256, niqe, niqe_params_path, psnr, rgb_to_y, ssim
+from srzoo.eval.metrics import NIQE_PARAMS_SHA256, niqe, niqe_params_path, psnr, rgb_to_y, ssim
+from srzoo.framework.files import sha256_file
+from srzoo.imaging.resize import imresize, imresize_uint8, modcrop
 
 # x4 bicubic baseline (official LR, MATLAB bicubic up, Y, border 4), from ../shared/README.md.
 GOLDEN = {"Set5": (28.43, 0.8111, 5), "Set14": (26.09, 0.7048, 14), "BSD100": (25.96, 0.6681, 100)}

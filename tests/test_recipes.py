@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from torch import nn
 
-from srzoo.build import build_arch, build_phase, count_parameters
-from srzoo.recipe import Recipe, load_recipe
-from srzoo.registries import RECIPES
+from srzoo.framework.build import build_arch, build_phase, count_parameters
+from srzoo.framework.registries import RECIPES
+from srzoo.recipes.schema import Recipe, load_recipe
 
 REGISTRY = Path(__file__).resolve().parents[1] / "registry"
 FILES = sorted(REGISTRY.glob("*.yaml"))

@@ -8,7 +8,7 @@ import pytest
 
 import srzoo
 from srzoo.errors import PluginError, UnknownNameError
-from srzoo.registries import ARCHS, LOSSES
+from srzoo.framework.registries import ARCHS, LOSSES
 from tests.plugin_factory import TINY_ARCH, make_dist, run_cli, run_python
 
 BROKEN = 'raise ImportError("needs libfoo >= 2, which is not installed")\n'

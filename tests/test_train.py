@@ -12,13 +12,13 @@ import torch
 from safetensors.torch import load_file
 
 from srzoo.errors import ConfigError
-from srzoo.recipe import load_recipe
-from srzoo.registries import LOSSES
+from srzoo.framework.registries import LOSSES
+from srzoo.framework.weights import load_weights_file
+from srzoo.recipes.schema import load_recipe
+from srzoo.testing.training import tiny_recipe, write_recipe
 from srzoo.train.loop import train
 from srzoo.train.options import TrainOptions
 from srzoo.train.session import TrainingError
-from srzoo.train.testing import tiny_recipe, write_recipe
-from srzoo.weights import load_weights_file
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_supervised_phase_trains_and_exports(recipe_file: Path, tmp_path: Path) 
     meta = load_weights_file(out / "last.safetensors").srzoo_meta
     assert meta["arch"] == "rrdbnet" and meta["scale"] == 4 and meta["kwargs"]["num_feat"] == 8
     assert meta["extra"]["phase"] == "psnr" and meta["extra"]["step"] == 6 and meta["extra"]["ema"] is False
-    from srzoo.model import load_model
+    from srzoo.inference.model import load_model
 
     model = load_model(out / "last.safetensors")
     assert model(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
@@ -75,7 +75,7 @@ def test_supervised_phase_trains_and_exports(recipe_file: Path, tmp_path: Path) 
     val = [r for r in records if "val/val/psnr_y" in r]
     assert [r["step"] for r in val] == [3, 6]
     # Validation scores the exported generator exactly as `srzoo bench` does.
-    from srzoo.bench import run_bench
+    from srzoo.eval.bench import run_bench
 
     val_dir = Path(load_recipe(recipe_file).data.val[0].kwargs["path"])
     bench = run_bench(model, [str(val_dir)], baseline=False).results[0]

@@ -13,8 +13,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from srzoo.testing.training import tiny_recipe, write_recipe
 from srzoo.train.checkpoint import Checkpoints
-from srzoo.train.testing import tiny_recipe, write_recipe
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -132,7 +132,7 @@ def test_tiny_recipe_runs_both_phases_under_max_steps(shared_data: Path, tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "psnr.safetensors").is_file() and (out / "last.safetensors").is_file()
     assert not (out / "gan.safetensors").exists()  # stopped after 2 of the 3 GAN iterations
-    from srzoo.weights import load_weights_file
+    from srzoo.framework.weights import load_weights_file
 
     meta = load_weights_file(out / "last.safetensors").srzoo_meta
     assert meta["kwargs"] == {"num_feat": 32, "num_grow": 16, "num_blocks": 2}

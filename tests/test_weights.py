@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import srzoo
-from srzoo.descriptors import PretrainedWeights, describe_arch
 from srzoo.errors import UnknownNameError, WeightsError
-from srzoo.io_utils import sha256_file
-from srzoo.registries import ARCHS
-from srzoo.weights import load_weights_file, resolve_weights, save_basicsr, save_weights
+from srzoo.framework.descriptors import PretrainedWeights, describe_arch
+from srzoo.framework.files import sha256_file
+from srzoo.framework.registries import ARCHS
+from srzoo.framework.weights import load_weights_file, resolve_weights, save_basicsr, save_weights
 
 TINY = {"num_feat": 8, "num_grow": 4, "num_blocks": 1}
 
@@ -89,7 +89,7 @@ def test_weights_of_another_arch_name_keys_and_shapes(tmp_path: Path) -> None:
         srzoo.load_model(path, arch="bicubic")
     assert "bicubic" in str(info.value)
     # same family, other size: the loader must say which tensors do not fit
-    from srzoo.model import load_into
+    from srzoo.inference.model import load_into
 
     big = srzoo.build_arch("rrdbnet", scale=4, num_feat=16, num_grow=4, num_blocks=1)
     with pytest.raises(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from srzoo.descriptors import Capabilities, describe_arch
+from srzoo.framework.descriptors import Capabilities, describe_arch
 
 
 @describe_arch(capabilities=Capabilities(scales=None, in_channels=3, out_channels=3, license="MIT"))
@@ -19,7 +19,7 @@ class Bicubic(nn.Module):
         self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from srzoo.imresize import imresize
+        from srzoo.imaging.resize import imresize
 
         if self.scale == 1:
             return x.clone()

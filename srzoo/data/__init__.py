@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from srzoo.data.images import load_image, save_image
+from srzoo.imaging.datafiles import load_image, save_image
 
 if TYPE_CHECKING:
     from srzoo.data.catalog import DatasetInfo

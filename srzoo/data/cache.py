@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from srzoo.errors import InputError
-from srzoo.io_utils import atomic_write, cache_dir
+from srzoo.framework.files import atomic_write, cache_dir
 
 
 def file_key(path: Path) -> str:
@@ -42,7 +42,7 @@ class ArrayCache:
                 return np.load(cached, mmap_mode="r")
             except (ValueError, OSError):  # unreadable cache entry: rebuild it below
                 cached.unlink(missing_ok=True)
-        from srzoo.data.images import load_image
+        from srzoo.imaging.datafiles import load_image
 
         array = load_image(image)
         with atomic_write(cached) as tmp, open(tmp, "wb") as f:
@@ -72,7 +72,7 @@ def scan(
     """
     from tqdm import tqdm
 
-    from srzoo.data.images import probe_image
+    from srzoo.imaging.datafiles import probe_image
 
     memo = _read_memo() if cache is None else {}
     keys: dict[Path, str] = {}

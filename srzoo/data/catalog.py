@@ -250,7 +250,7 @@ def paired_folder() -> DatasetInfo:
 
 def dataset_info(name: str) -> DatasetInfo:
     """The DatasetInfo registered under `name` (the entry point may be a DatasetInfo or a factory of one)."""
-    from srzoo.registries import DATASETS
+    from srzoo.framework.registries import DATASETS
 
     obj = DATASETS.get(name)
     info = obj if isinstance(obj, DatasetInfo) else obj() if callable(obj) else obj

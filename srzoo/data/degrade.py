@@ -20,7 +20,7 @@ def bicubic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
     """MATLAB imresize(modcrop(hr, s), 1/s, 'bicubic') on uint8 (H, W) or (H, W, 3): the reference path."""
     import torch
 
-    from srzoo.imresize import degrade_bicubic
+    from srzoo.imaging.resize import degrade_bicubic
 
     chw = torch.from_numpy(np.array(hr if hr.ndim == 2 else hr.transpose(2, 0, 1)))  # a writable copy
     lr = degrade_bicubic(chw, int(scale)).numpy()
@@ -29,7 +29,7 @@ def bicubic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=512)
 def _down_matrix(n: int, scale: int) -> np.ndarray:
-    from srzoo.imresize import resize_matrix
+    from srzoo.imaging.resize import resize_matrix
 
     return resize_matrix(n, n // scale, 1.0 / scale).numpy()
 

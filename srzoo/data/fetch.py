@@ -12,9 +12,9 @@ import zipfile
 from pathlib import Path
 
 from srzoo.data.catalog import Archive
-from srzoo.download import download
 from srzoo.errors import DataError
-from srzoo.io_utils import atomic_dir
+from srzoo.framework.download import download
+from srzoo.framework.files import atomic_dir
 
 log = logging.getLogger("srzoo")
 DOWNLOADS = ".downloads"  # archives are kept here (under the data root) only until they are extracted
@@ -67,7 +67,7 @@ def extract(path: Path, dest: Path) -> None:
 
 def _copy_images(src: Path, dst: Path, to_png: bool) -> int:
     """Move the image files of `src` (recursively, keeping sub-folders) into `dst`; returns how many."""
-    from srzoo.data.images import is_image_file, load_image, save_image
+    from srzoo.imaging.datafiles import is_image_file, load_image, save_image
 
     count = 0
     for path in sorted(src.rglob("*")):

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from srzoo.data.cache import ArrayCache, scan
 from srzoo.data.degrade import Draws, LRDegrader, d4, draw, lr_crop_on_the_fly
-from srzoo.data.images import to_rgb
 from srzoo.errors import ConfigError, DataError, InputError
+from srzoo.imaging.datafiles import to_rgb
 
 log = logging.getLogger("srzoo")
 _PERMUTATION = 0x5EED  # stream tag: the sampler's shuffle never shares draws with the samples themselves
@@ -77,7 +77,7 @@ class PairedPatchDataset(Dataset):
         return image, draw(rng, image.hw, self.patch_size, self.scale, self.augment)
 
     def _read(self, path: Path) -> np.ndarray:
-        from srzoo.data.images import load_image
+        from srzoo.imaging.datafiles import load_image
 
         try:
             return self.cache.load(path) if self.cache is not None else load_image(path)

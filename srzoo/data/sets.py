@@ -55,7 +55,7 @@ def _lr_file(lr_dir: Path, hr: Path, scale: int) -> Path | None:
 
 def pairs_in(hr_dir: Path, lr_dir: Path | None, scale: int, *, strict_lr: bool = True) -> list[Pair]:
     """HR images of a folder with their LR partners; an LR folder that lacks some partners is an error."""
-    from srzoo.data.images import list_images
+    from srzoo.imaging.datafiles import list_images
 
     if not hr_dir.is_dir():
         raise DataError(f"image folder {hr_dir} does not exist; check the path (or --data-root / SRZOO_DATA)")
@@ -163,7 +163,7 @@ def _user_path(value: Any, base: Path) -> Path:
 
 def parse_set_name(name_or_path: str) -> tuple[DatasetInfo | None, str | None]:
     """'set5' -> (set5 info, None); 'div2k-valid' -> (div2k info, 'valid'); a folder path -> (None, None)."""
-    from srzoo.registries import DATASETS
+    from srzoo.framework.registries import DATASETS
 
     text = str(name_or_path)
     key = text.lower()
@@ -208,8 +208,8 @@ class EvalSet:
 
     def load(self, pair: Pair) -> EvalImage:
         from srzoo.data.degrade import bicubic_lr
-        from srzoo.data.images import load_image
-        from srzoo.imresize import modcrop
+        from srzoo.imaging.datafiles import load_image
+        from srzoo.imaging.resize import modcrop
 
         s = self.scale
         try:

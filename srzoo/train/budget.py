@@ -43,8 +43,8 @@ def _batch(dataset: Any, size: int, start: int) -> dict[str, torch.Tensor]:
 
 def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
     """Median wall time of one optimizer step of phase `index`, data loading included (after a warm-up)."""
-    from srzoo.build import build_arch, build_phase
     from srzoo.data import build_train_dataset
+    from srzoo.framework.build import build_arch, build_phase
     from srzoo.train.accel import make_accelerator
 
     spec, data = recipe.phases[index], recipe.data

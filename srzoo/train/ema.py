@@ -9,7 +9,7 @@ import torch
 from timm.utils.model_ema import ModelEmaV3
 from torch import nn
 
-from srzoo.io_utils import atomic_write
+from srzoo.framework.files import atomic_write
 
 _EMA_ARGS = inspect.signature(ModelEmaV3.__init__).parameters
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from srzoo.recipe import Recipe
+from srzoo.recipes.schema import Recipe
 from srzoo.train.options import TrainOptions
 from srzoo.train.session import Session, TrainResult
 

@@ -69,7 +69,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Load the recipe, train, and turn the outcome into an exit status (130/143 after SIGINT/SIGTERM)."""
-    from srzoo.recipe import load_recipe
+    from srzoo.recipes.schema import load_recipe
     from srzoo.train.loop import train
 
     result = train(load_recipe(args.recipe, args.overrides), options_from_args(args))

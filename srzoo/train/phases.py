@@ -15,11 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from srzoo.build import build_discriminator, build_loss, build_optimizer, build_scheduler
-from srzoo.descriptors import StateDict
 from srzoo.errors import ConfigError
-from srzoo.recipe import LossSpec, PhaseSpec, Recipe
-from srzoo.registries import ARCHS
+from srzoo.framework.build import build_discriminator, build_loss, build_optimizer, build_scheduler
+from srzoo.framework.descriptors import StateDict
+from srzoo.framework.registries import ARCHS
+from srzoo.recipes.schema import LossSpec, PhaseSpec, Recipe
 from srzoo.train.ema import GeneratorEma
 
 Batch = dict[str, torch.Tensor]

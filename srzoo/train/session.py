@@ -13,19 +13,19 @@ import torch
 import yaml
 from torch import nn
 
-import srzoo
-from srzoo.build import build_arch, build_phase
-from srzoo.config import config_hash, to_dict
+from srzoo._version import __version__
 from srzoo.errors import ConfigError, SrzooError
-from srzoo.io_utils import atomic_write
-from srzoo.recipe import PhaseSpec, Recipe
+from srzoo.framework.build import build_arch, build_phase
+from srzoo.framework.files import atomic_write
+from srzoo.framework.weights import save_weights
+from srzoo.recipes.loader import config_hash, to_dict
+from srzoo.recipes.schema import PhaseSpec, Recipe
 from srzoo.train.accel import make_accelerator
 from srzoo.train.checkpoint import Checkpoints, TrainState, load_checkpoint
 from srzoo.train.data import micro_batch_size, train_batches
 from srzoo.train.logging import Console, MetricsLog, check_trackers, flat_config, log, setup_file_log
 from srzoo.train.options import TrainOptions
 from srzoo.train.validate import validate
-from srzoo.weights import save_weights
 
 EXIT_CODES = {"complete": 0, "max_steps": 0, "SIGINT": 130, "SIGTERM": 143}
 
@@ -237,7 +237,7 @@ class Session:
             return
         meta = {
             "phase": phase.spec.name, "recipe": self.recipe.name, "config_hash": config_hash(self.recipe),
-            "srzoo": srzoo.__version__, "processes": self.world,
+            "srzoo": __version__, "processes": self.world,
         }  # fmt: skip
         path = self.checkpoints.save(self.accelerator, self.state, meta, phase.ema)
         self.checkpointed_at = self.state.global_step

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from srzoo.metrics import psnr, ssim
+from srzoo.eval.metrics import psnr, ssim
 
 GRID_SIDE = 192  # HR pixels of the grid crop: big enough to judge texture, small enough for the trackers
 
@@ -70,7 +70,7 @@ def comparison_grid(
     lr: np.ndarray, sr: np.ndarray, hr: np.ndarray, scale: int, side: int = GRID_SIDE
 ) -> np.ndarray:
     """LR (nearest), bicubic, SR, HR side by side: a centre crop of `side` HR pixels, uint8 (H, W, 3)."""
-    from srzoo.imresize import imresize_uint8
+    from srzoo.imaging.resize import imresize_uint8
 
     lr_rgb = np.repeat(lr[..., None], 3, axis=2) if lr.ndim == 2 else lr
     h, w = hr.shape[:2]

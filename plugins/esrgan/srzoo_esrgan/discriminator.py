@@ -10,8 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from srzoo.descriptors import Capabilities, describe_arch
-from srzoo.errors import ConfigError, InputError
+from srzoo import Capabilities, ConfigError, InputError, describe_arch
 
 NORMS = ("batch", "spectral", "none")
 NEG_SLOPE = 0.2

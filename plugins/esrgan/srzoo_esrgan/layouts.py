@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from srzoo.errors import WeightsError
+from srzoo import WeightsError
 
 StateDict = dict[str, torch.Tensor]
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srzoo.errors import ConfigError, InputError, WeightsError
+from srzoo import ConfigError, InputError, WeightsError
 
 # torchvision's VGG `features` configurations (conv widths; "M" = 2x2 max-pool), so layer indices match.
 VGG_CFGS: dict[str, tuple[int | str, ...]] = {

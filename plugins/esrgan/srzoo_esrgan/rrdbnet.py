@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srzoo.descriptors import Capabilities, describe_arch
-from srzoo.errors import ConfigError, InputError
+from srzoo import Capabilities, ConfigError, InputError, describe_arch
 from srzoo_esrgan import layouts
 
 SCALES = (1, 2, 3, 4, 8)

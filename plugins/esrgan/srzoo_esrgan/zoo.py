@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from srzoo.descriptors import Capabilities, PretrainedWeights, StateDict, describe_arch
-from srzoo.errors import WeightsError
+from srzoo import Capabilities, PretrainedWeights, StateDict, WeightsError, describe_arch
 from srzoo_esrgan import layouts
 from srzoo_esrgan.rrdbnet import RRDBNet
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 # Re-exported so these tests also work when pytest runs with srzoo's pytest11 plugin disabled (-p no:srzoo).
-from srzoo.pytest_plugin import shared_data, shared_weights  # noqa: F401
+from srzoo.testing import shared_root
+from srzoo.testing.pytest_plugin import need_shared, shared_data  # noqa: F401
+
+REAL_WEIGHTS = "RealESRGAN_x4plus_from_ncnn_fp16.pth"
+
+
+@pytest.fixture(scope="session")
+def shared_weights() -> Path:
+    """The real 23-block RRDBNet x4 (Real-ESRGAN x4plus, BasicSR layout under 'params') from ../shared/weights."""
+    return need_shared(shared_root() / "weights" / REAL_WEIGHTS, "shared RRDBNet weights")
 
 
 @pytest.fixture(autouse=True)

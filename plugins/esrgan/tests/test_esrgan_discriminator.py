@@ -6,7 +6,7 @@ import pytest
 import torch
 from srzoo_esrgan.discriminator import VGGDiscriminator, default_channels
 
-from srzoo.errors import ConfigError, InputError
+from srzoo import ConfigError, InputError
 from srzoo.testing import check_discriminator
 
 

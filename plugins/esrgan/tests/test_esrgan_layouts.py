@@ -10,7 +10,7 @@ import torch
 from srzoo_esrgan import layouts
 from srzoo_esrgan.rrdbnet import RRDBNet
 
-from srzoo.errors import WeightsError
+from srzoo import WeightsError
 
 CONFIGS = [
     {"scale": 4, "upsampler": "nearest"},

@@ -11,9 +11,7 @@ import torch.nn.functional as F
 import torchvision
 from srzoo_esrgan.losses import PerceptualLoss, RaGANLoss, VanillaGANLoss, vgg_layer_names
 
-from srzoo.build import build_loss
-from srzoo.errors import ConfigError, WeightsError
-from srzoo.registries import LOSSES
+from srzoo import LOSSES, ConfigError, WeightsError, build_loss
 
 # torchvision vgg19.features indices of a few named layers (conv taps are pre-activation)
 VGG19_INDEX = {

@@ -8,7 +8,7 @@ import pytest
 import torch
 from srzoo_esrgan.rrdbnet import RRDBNet
 
-from srzoo.errors import ConfigError, InputError
+from srzoo import ConfigError, InputError
 from srzoo.testing import check_sr_arch
 
 TINY = {"num_feat": 8, "num_grow": 4, "num_blocks": 1}

@@ -10,10 +10,7 @@ import torch
 from srzoo_esrgan import layouts, zoo
 from srzoo_esrgan.rrdbnet import RRDBNet
 
-from srzoo.build import build_arch
-from srzoo.errors import WeightsError
-from srzoo.model import load_model
-from srzoo.registries import ARCHS, arch_info
+from srzoo import ARCHS, WeightsError, arch_info, build_arch, load_model
 
 
 def test_factory_is_the_paper_network() -> None:

@@ -1,1 +1,0 @@
-"""Recipes shipped with srzoo (YAML files; installed as the package `srzoo.registry`)."""

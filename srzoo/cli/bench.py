@@ -1,0 +1,124 @@
+"""`srzoo bench`: score a model and the bicubic baseline on eval sets; markdown table, JSON and figures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from srzoo.cli.infer import add_speed_args
+from srzoo.errors import ConfigError, WeightsError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="PSNR/SSIM (NIQE, LPIPS) of a model and the bicubic baseline on benchmark sets",
+        description="Bench a model against MATLAB bicubic on evaluation sets; prints a markdown table.",
+    )
+    p.add_argument("--arch", help="registered arch (e.g. esrgan, rrdbnet, bicubic); optional with --weights")
+    p.add_argument("--weights", help="weights file, training run directory or zoo tag (arch or arch.tag)")
+    p.add_argument(
+        "--sets", required=True, help="comma list of set names or HR folders, e.g. set5,set14,bsd100,urban100"
+    )
+    p.add_argument("--scale", type=int, help="upscaling factor (default: the model's)")
+    p.add_argument("--data-root", help="datasets root (default: $SRZOO_DATA, else ~/.cache/srzoo/datasets)")
+    p.add_argument("--download", action="store_true", help="download missing registered sets")
+    p.add_argument("--out-dir", help="write results.json, results.md and figures/<set>.png here")
+    p.add_argument("--json", help="also write the JSON results to this file")
+    p.add_argument("--save-images", action="store_true", help="save SR outputs as PNG under OUT_DIR/images")
+    p.add_argument(
+        "--show", type=int, default=0, metavar="N", help="list (and figure) the N best and worst images"
+    )
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    add_speed_args(p)
+    p.add_argument("--tile", type=int, help="run the model on LR tiles of this size (saves memory)")
+    p.add_argument(
+        "--tile-overlap", type=int, help="LR pixels tiles overlap by (default: srzoo.inference.runner's)"
+    )
+    p.add_argument("--metrics", default="psnr,ssim", help="comma list of psnr,ssim,niqe,lpips")
+    p.add_argument("--no-baseline", action="store_true", help="skip the bicubic row")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def load_bench_model(
+    arch: str | None,
+    weights: str | None,
+    *,
+    scale: int | None,
+    device: str,
+    precision: str,
+    fast: bool = True,
+    cpu_conv: str | None = None,
+):
+    """The SRModel to bench: weights (file/run/tag), an arch's default zoo tag, or a parameter-free arch."""
+    from functools import partial
+
+    from srzoo.inference.model import load_model
+
+    load_model = partial(load_model, fast=fast, cpu_conv=cpu_conv)
+    from srzoo.framework.registries import ARCHS, arch_info
+
+    if arch is None and weights is None:
+        raise ConfigError("give --arch NAME (e.g. esrgan, bicubic) and/or --weights PATH|TAG|RUN_DIR")
+    if weights is not None:
+        return load_model(weights, arch, device=device, precision=precision, scale=scale)
+    info = arch_info(ARCHS.get(arch))  # unknown names fail here with a did-you-mean
+    if info.pretrained:
+        # `--arch esrgan` means the arch with its default published weights (downloaded once, hash-checked).
+        return load_model(arch, arch, device=device, precision=precision, scale=scale)
+    try:
+        return load_model(None, arch, device=device, precision=precision, scale=scale)
+    except WeightsError:
+        raise WeightsError(
+            f"arch {arch!r} has parameters and publishes no zoo weights; pass --weights FILE|RUN_DIR"
+        ) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from srzoo.eval.bench import run_bench
+    from srzoo.inference.model import resolve_device
+
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    metrics = [m.strip().lower() for m in args.metrics.split(",") if m.strip()]
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    if args.save_images and out_dir is None:
+        raise ConfigError("--save-images needs --out-dir DIR (images go to DIR/images/<model>/<set>/)")
+    if args.show < 0:
+        raise ConfigError(f"--show must be >= 0, got {args.show}")
+    device = resolve_device(args.device)
+    model = load_bench_model(
+        args.arch,
+        args.weights,
+        scale=args.scale,
+        device=device,
+        precision=args.precision,
+        fast=args.fast,
+        cpu_conv=args.cpu_conv,
+    )
+    report = run_bench(
+        None if model.card.arch == "bicubic" else model,
+        sets,
+        scale=args.scale or model.scale,
+        root=args.data_root,
+        metrics=metrics,
+        tile=args.tile,
+        overlap=args.tile_overlap,
+        save_images_dir=out_dir / "images" if args.save_images and out_dir else None,
+        figures_dir=out_dir / "figures" if out_dir else None,
+        show=args.show,
+        device=device,
+        baseline=not args.no_baseline,
+        download=args.download,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    markdown = report.to_markdown()
+    print(markdown, end="")
+    if out_dir is not None:
+        report.write_json(out_dir / "results.json")
+        report.write_markdown(out_dir / "results.md")
+    if args.json:
+        report.write_json(args.json)
+    return 0

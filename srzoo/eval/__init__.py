@@ -1,0 +1,1 @@
+"""Evaluation: the field's metrics, `srzoo bench`, its tables and figures."""

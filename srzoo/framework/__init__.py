@@ -1,0 +1,1 @@
+"""The framework plugins plug into: registries, entry points, descriptors, build, weights, downloads, atomic files."""

@@ -1,0 +1,217 @@
+"""Inference-ready models: `load_model` resolves weights to an arch and wraps it in SRModel (bench/infer use it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from srzoo.errors import ConfigError, WeightsError
+from srzoo.framework.build import build_arch
+from srzoo.framework.descriptors import Capabilities, StateDict
+from srzoo.framework.registries import ARCHS, arch_info
+from srzoo.framework.weights import WeightsFile, resolve_weights
+from srzoo.inference.cpu_kernels import CpuConv
+from srzoo.inference.cpu_kernels import check_choice as check_cpu_conv
+from srzoo.inference.cpu_kernels import resolve as resolve_cpu_conv
+from srzoo.inference.fastpath import fuse_for_inference
+
+Precision = Literal["fp32", "fp16", "bf16"]
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass
+class ModelCard:
+    """What an SRModel is: arch, constructor kwargs, scale, capabilities and the weights it came from."""
+
+    arch: str
+    kwargs: dict[str, Any]
+    scale: int
+    capabilities: Capabilities
+    source: str = ""
+    weights_sha256: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SRModel(nn.Module):
+    """Wraps an arch for inference: float32 [0, 1] NCHW in, float32 [0, 1] out, precision and layout inside."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        card: ModelCard,
+        *,
+        precision: Precision = "fp32",
+        fast: bool = True,
+        cpu_conv: CpuConv | None = None,
+    ):
+        super().__init__()
+        self.net = net.eval().requires_grad_(False)
+        self.card = card
+        self.precision = precision
+        self.dtype = DTYPES[precision]
+        # channels_last lets oneDNN / cuDNN pick their fastest conv kernels, and on CPU conv + activation /
+        # residual add run as one oneDNN kernel (srzoo.inference.fastpath); fp32 on CPU may instead keep NCHW for
+        # NNPACK's Winograd convs (opt-in, srzoo.inference.cpu_kernels; None = $SRZOO_CPU_CONV). Opt out with fast=False.
+        self.fast = fast
+        self.cpu_conv = None if cpu_conv is None else check_cpu_conv(cpu_conv)
+        self.net.to(dtype=self.dtype)
+        if fast:
+            self.net.to(memory_format=torch.channels_last)
+            self.net = fuse_for_inference(self.net)
+
+    @property
+    def scale(self) -> int:
+        return self.card.scale
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.net.parameters()), torch.empty(0)).device
+
+    def conv_kernel(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> str:
+        """What runs the convs on `device` (default the model's): nnpack, onednn, or the device's own."""
+        device = torch.device(device) if device is not None else self.device
+        if device.type != "cpu":
+            return device.type
+        if not self.fast:
+            return "onednn (unfused)"
+        return resolve_cpu_conv(self.cpu_conv) if (dtype or self.dtype) == torch.float32 else "onednn"
+
+    def prepare(self, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """`x` in `dtype` (default the model's) and in the memory layout its conv kernels want."""
+        dtype = dtype or self.dtype
+        x = x.to(dtype=dtype)
+        if not self.fast:
+            return x
+        if self.conv_kernel(x.device, dtype) == "nnpack":
+            return x.contiguous()
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.prepare(x)
+        with torch.inference_mode():
+            return self.net(x).float().clamp_(0, 1).contiguous()
+
+
+def _resolve_arch(weights: WeightsFile, arch: str | None) -> tuple[str, dict[str, Any], int, StateDict]:
+    """Decide arch, kwargs and scale for a weights file; convert its keys to the arch's layout."""
+    if weights.pretrained is not None and weights.arch is not None:
+        entry = weights.pretrained
+        factory = ARCHS.get(weights.arch)
+        info = arch_info(factory)
+        sd = info.convert_state_dict(weights.state_dict) if info.convert_state_dict else weights.state_dict
+        return weights.arch, dict(entry.kwargs), entry.scale, sd
+    meta = weights.srzoo_meta
+    if "arch" in meta and (arch is None or arch == meta["arch"]):
+        return meta["arch"], dict(meta.get("kwargs", {})), int(meta["scale"]), weights.state_dict
+    if "arch" in meta:
+        raise WeightsError(
+            f"{weights.path or 'weights'} holds weights of arch {meta['arch']!r}, not {arch!r}; "
+            f"drop --arch or pass --arch {meta['arch']}"
+        )
+    candidates = [arch] if arch else ARCHS.names()
+    errors = []
+    for name in candidates:
+        try:
+            info = arch_info(ARCHS.get(name))
+        except Exception:  # broken plugins are reported by `srzoo list plugins`, not here
+            continue
+        if info.infer_kwargs is None:
+            if arch:
+                raise WeightsError(
+                    f"arch {arch!r} cannot infer its settings from weights; use weights exported by srzoo"
+                )
+            continue
+        try:
+            sd = (
+                info.convert_state_dict(weights.state_dict) if info.convert_state_dict else weights.state_dict
+            )
+            kwargs = dict(info.infer_kwargs(sd))
+        except Exception as exc:  # not this arch's layout: try the next one
+            errors.append(f"{name}: {exc}")
+            continue
+        scale = int(kwargs.pop("scale"))
+        return name, kwargs, scale, sd
+    where = weights.path or "weights"
+    detail = f" ({'; '.join(errors)[:300]})" if errors else ""
+    raise WeightsError(f"cannot tell which arch {where} belongs to{detail}; pass --arch NAME")
+
+
+def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
+    """load_state_dict(strict) with a one-line report of missing/unexpected keys and shape mismatches."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [
+        f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in sd and sd[k].shape != v.shape
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
+            if items:
+                parts.append(f"{label} {len(items)}: {', '.join(items[:4])}{' …' if len(items) > 4 else ''}")
+        raise WeightsError(f"weights do not fit {what}: {'; '.join(parts)}")
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()})
+
+
+def build_from_weights(weights: WeightsFile, arch: str | None = None) -> tuple[nn.Module, ModelCard]:
+    """An arch instance holding `weights`, plus its card."""
+    name, kwargs, scale, sd = _resolve_arch(weights, arch)
+    net = build_arch(name, scale=scale, **kwargs)
+    load_into(net, sd, f"arch {name!r} x{scale} {kwargs}")
+    info = arch_info(ARCHS.get(name))
+    card = ModelCard(name, kwargs, scale, info.capabilities, str(weights.path or ""), weights.sha256)
+    return net, card
+
+
+def load_model(
+    weights_or_tag: str | Path | None,
+    arch: str | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    precision: Precision = "fp32",
+    scale: int | None = None,
+    fast: bool = True,
+    cpu_conv: CpuConv | None = None,
+) -> SRModel:
+    """The model `srzoo infer` and `srzoo bench` run: weights file, run dir or zoo tag → SRModel on `device`.
+
+    A parameter-free arch (e.g. `bicubic`) needs no weights: `load_model(None, arch="bicubic", scale=4)`.
+    `fast=False` runs the arch's plain ops; `cpu_conv` picks the fp32 CPU conv kernel (see srzoo.inference.cpu_kernels).
+    """
+    if precision not in DTYPES:
+        raise ConfigError(f"precision {precision!r} is not one of {', '.join(DTYPES)}")
+    if weights_or_tag is None:
+        if arch is None:
+            raise ConfigError("load_model needs weights or a parameter-free arch")
+        net = build_arch(arch, scale=scale or 4)
+        if any(True for _ in net.parameters()):
+            raise WeightsError(
+                f"arch {arch!r} has parameters: give weights (a file, run directory or zoo tag)"
+            )
+        card = ModelCard(arch, {}, scale or 4, arch_info(ARCHS.get(arch)).capabilities, source="(no weights)")
+    else:
+        net, card = build_from_weights(resolve_weights(weights_or_tag), arch)
+        if scale is not None and scale != card.scale:
+            raise ConfigError(f"weights {weights_or_tag} are x{card.scale}, not x{scale}")
+    caps = card.capabilities
+    if (precision == "fp16" and not caps.fp16) or (precision == "bf16" and not caps.bf16):
+        raise ConfigError(f"arch {card.arch!r} is not declared {precision}-safe; use --precision fp32")
+    return SRModel(net, card, precision=precision, fast=fast, cpu_conv=cpu_conv).to(device)
+
+
+def resolve_device(name: str) -> str:
+    """'auto' → cuda, else mps, else cpu; an explicit CUDA device that is not there is a one-line error."""
+    if name != "auto":
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu")
+        return name
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    return "mps" if mps is not None and mps.is_available() else "cpu"

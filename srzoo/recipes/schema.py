@@ -1,0 +1,162 @@
+"""The typed recipe schema: what a YAML file in registry/ may say, with defaults and cross-field checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from srzoo.recipes.loader import apply_overrides, from_dict, load_recipe_dict
+
+
+@dataclass
+class ModelSpec:
+    """A registered arch and its constructor arguments (`scale` comes from the recipe)."""
+
+    arch: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossSpec:
+    """A registered loss, its weight in the total, and its constructor arguments."""
+
+    name: str
+    weight: float = 1.0
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimizerSpec:
+    name: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd only
+
+
+@dataclass
+class SchedulerSpec:
+    """Iteration-based learning-rate schedule."""
+
+    name: Literal["constant", "multistep", "step", "cosine"] = "constant"
+    milestones: list[int] = field(default_factory=list)  # multistep
+    step_size: int = 0  # step: decay every step_size iterations
+    gamma: float = 0.5
+    eta_min: float = 0.0  # cosine
+
+
+@dataclass
+class DatasetSpec:
+    """One registered dataset: its name, split and dataset-specific options."""
+
+    name: str
+    split: str | None = None
+    root: str | None = None  # overrides data.root for this set
+    download: bool = False
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AugmentSpec:
+    """Paired geometric augmentation and LR-only degradations (the seed's JPEG and coarse dropout)."""
+
+    hflip: bool = True
+    rot90: bool = True  # vertical flip + transpose: the full D4 group with hflip
+    jpeg_prob: float = 0.0
+    jpeg_quality: tuple[int, int] = (65, 100)
+    dropout_prob: float = 0.0
+    backend: Literal["torchvision", "albumentations"] = "torchvision"
+
+
+@dataclass
+class DataSpec:
+    root: str | None = None  # default: $SRZOO_DATA, else ~/.cache/srzoo/datasets
+    train: list[DatasetSpec] = field(default_factory=list)
+    val: list[DatasetSpec] = field(default_factory=list)
+    patch_size: int = 128  # HR patch side
+    batch_size: int = 16
+    num_workers: int = 4
+    augment: AugmentSpec = field(default_factory=AugmentSpec)
+    val_max_images: int = 0  # 0: all
+    val_center_crop: int = 0  # HR side of a centre crop for fast validation; 0: full images
+    cache: bool = False  # decode training images once into an array cache
+
+
+@dataclass
+class PhaseSpec:
+    """One training phase; the phase type is a name from the phases registry."""
+
+    name: str
+    type: str
+    iters: int
+    losses: list[LossSpec] = field(default_factory=lambda: [LossSpec("l1")])
+    gan_loss: LossSpec | None = None
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    scheduler: SchedulerSpec = field(default_factory=SchedulerSpec)
+    d_optimizer: OptimizerSpec | None = None
+    d_scheduler: SchedulerSpec | None = None
+    batch_size: int | None = None  # default: data.batch_size
+    patch_size: int | None = None  # default: data.patch_size
+    augment: AugmentSpec | None = None  # default: data.augment
+
+    def __post_init__(self) -> None:
+        if self.iters < 0:
+            raise ValueError(f"phase {self.name!r}: iters must be >= 0")
+
+
+@dataclass
+class EngineSpec:
+    """Training-loop settings shared by all phases."""
+
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    grad_accum: int = 1
+    grad_clip: float | None = None
+    ema_decay: float | None = 0.999
+    # timm-style EMA warmup, decay_t = min(ema_decay, 1 - (1 + t) ** -2/3): lets short runs use EMA weights.
+    ema_warmup: bool = False
+    log_interval: int = 100
+    val_interval: int = 5000
+    checkpoint_interval: int = 5000
+    keep_checkpoints: int = 2
+    store_interval: int = 0  # export generator weights every N iterations; 0: only at phase ends
+    best_warmup: int = 0
+    trackers: list[str] = field(default_factory=lambda: ["tensorboard"])
+
+    def __post_init__(self) -> None:
+        if self.grad_accum < 1 or self.keep_checkpoints < 1:
+            raise ValueError("train.grad_accum and train.keep_checkpoints must be >= 1")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"train.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
+        for key in ("log_interval", "val_interval", "checkpoint_interval", "store_interval", "best_warmup"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"train.{key} must be >= 0 (0: only at phase ends / never)")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError("train.grad_clip must be > 0 or null")
+
+
+@dataclass
+class Recipe:
+    name: str
+    phases: list[PhaseSpec]
+    generator: ModelSpec
+    discriminator: ModelSpec | None = None
+    description: str = ""
+    scale: int = 4
+    seed: int = 0
+    output_dir: str | None = None
+    data: DataSpec = field(default_factory=DataSpec)
+    train: EngineSpec = field(default_factory=EngineSpec)
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"phase names must be unique, got {names}")
+        if self.scale < 1:
+            raise ValueError("scale must be >= 1")
+
+
+def load_recipe(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Recipe by path or registered name, with its base chain merged and `key=value` overrides applied."""
+    data = apply_overrides(load_recipe_dict(ref), list(overrides))
+    return from_dict(Recipe, data)

@@ -1,0 +1,104 @@
+"""Contract checks a plugin's test suite runs on its own archs (core runs them over every registered arch)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from srzoo.framework.build import build_arch, build_discriminator
+from srzoo.framework.registries import ARCHS, arch_info
+
+DEFAULT_SCALES = (2, 3, 4)  # checked for archs that accept any scale
+
+
+def _sizes(multiple: int, base: int) -> tuple[int, int]:
+    """A non-square LR size that respects the arch's size multiple (catches transposed H/W bugs)."""
+    h = max(multiple, (base // multiple) * multiple)
+    return h, h + multiple
+
+
+def check_sr_arch(
+    name: str,
+    *,
+    scales: Iterable[int] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    lr_size: int = 12,
+    batch: int = 2,
+) -> None:
+    """Assert the SR arch contract at every scale: shape, finiteness, gradients, state-dict round trip."""
+    info = arch_info(ARCHS.get(name))
+    caps = info.capabilities
+    kwargs = dict(info.test_kwargs if kwargs is None else kwargs)
+    for scale in scales or caps.scales or DEFAULT_SCALES:
+        torch.manual_seed(0)
+        model = build_arch(name, scale=scale, **kwargs)
+        h, w = _sizes(caps.multiple_for(scale), lr_size)
+        x = torch.rand(batch, caps.in_channels, h, w)
+        y = model(x)
+        expected = (batch, caps.out_channels, h * scale, w * scale)
+        assert tuple(y.shape) == expected, f"{name} x{scale}: output {tuple(y.shape)}, expected {expected}"
+        assert torch.isfinite(y).all(), f"{name} x{scale}: non-finite output"
+        _check_gradients(model, y, f"{name} x{scale}")
+        _check_round_trip(model, build_arch(name, scale=scale, **kwargs), x, f"{name} x{scale}")
+
+
+def check_discriminator(
+    name: str, *, input_sizes: Iterable[int] = (128,), kwargs: Mapping[str, Any] | None = None, batch: int = 2
+) -> None:
+    """Assert a discriminator maps (N, C, s, s) to finite (N, 1) logits, with gradients, for each size."""
+    info = arch_info(ARCHS.get(name))
+    base = dict(info.test_kwargs if kwargs is None else kwargs)
+    for size in input_sizes:
+        torch.manual_seed(0)
+        args = {**base, "input_size": size} if "input_size" in base or not base else base
+        model = build_discriminator(name, **args)
+        x = torch.rand(batch, info.capabilities.in_channels, size, size)
+        y = model(x)
+        assert tuple(y.shape) == (batch, 1), (
+            f"{name} at {size}: output {tuple(y.shape)}, expected ({batch}, 1)"
+        )
+        assert torch.isfinite(y).all(), f"{name} at {size}: non-finite logits"
+        _check_gradients(model, y, f"{name} at {size}")
+        model.eval()
+        _check_round_trip(model, build_discriminator(name, **args).eval(), x, f"{name} at {size}")
+
+
+def check_arch(name: str, **options: Any) -> None:
+    """Run the contract that fits the arch's declared role."""
+    if arch_info(ARCHS.get(name)).role == "discriminator":
+        check_discriminator(name, **options)
+    else:
+        check_sr_arch(name, **options)
+
+
+def _check_gradients(model: nn.Module, y: torch.Tensor, what: str) -> None:
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not params:
+        return
+    model.zero_grad()
+    (y.float() ** 2).mean().backward()
+    dead = [n for n, p in params if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not dead, f"{what}: no finite gradient reaches {dead[:5]}"
+
+
+def _check_round_trip(model: nn.Module, fresh: nn.Module, x: torch.Tensor, what: str) -> None:
+    fresh.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        a, b = model(x), fresh(x)
+    assert torch.equal(a, b), f"{what}: outputs differ after a state-dict round trip"
+
+
+def shared_root() -> Path:
+    """The `../shared` folder beside the checkout (or $SRZOO_SHARED)."""
+    here = Path(__file__).resolve().parents[1]
+    return Path(os.environ.get("SRZOO_SHARED", here.parent / "shared"))
+
+
+def shared_datasets() -> Path:
+    """Where tests find the benchmark datasets: $SRZOO_DATA, else ../shared/datasets."""
+    return Path(os.environ.get("SRZOO_DATA", shared_root() / "datasets")).resolve()
