@@ -66,7 +66,7 @@ def _seeds(tmp: Path) -> dict[str, bytes]:
     rgba = Image.fromarray(np.dstack([_rgb(16, 24), np.tile(np.arange(24, dtype=np.uint8) * 10, (16, 1))]))
     palette = rgb.convert("P")
     palette.info["transparency"] = 3
-    grey16 = Image.fromarray((np.arange(16 * 24, dtype=np.uint16).reshape(16, 24) * 150))
+    grey16 = Image.fromarray(np.arange(16 * 24, dtype=np.uint16).reshape(16, 24) * 150)
     return {
         "png-rgb": _save(rgb, "PNG"),
         "png-rgba": _save(rgba, "PNG"),
@@ -110,7 +110,9 @@ def mutated(draw: st.DrawFn) -> tuple[str, str, bytes]:
     """(seed name, what was done, bytes) — the mutation kinds of a hostile or damaged file."""
     name = draw(st.sampled_from(sorted(SEEDS)))
     data = bytearray(SEEDS[name])
-    kind = draw(st.sampled_from(["truncate", "bit flips", "header bytes", "insert", "png IHDR", "size fields"]))
+    kind = draw(
+        st.sampled_from(["truncate", "bit flips", "header bytes", "insert", "png IHDR", "size fields"])
+    )
     if kind == "truncate":
         cut = draw(st.integers(1, len(data) - 1))
         return name, kind, bytes(data[:cut])
@@ -213,34 +215,35 @@ def bicubic2():
 
 
 ODD = {
-    "1x1 rgb": lambda: Image.fromarray(_rgb(1, 1)),
-    "1x300 rgb": lambda: Image.fromarray(_rgb(1, 300)),
-    "300x1 grey": lambda: Image.fromarray(_rgb(300, 1)).convert("L"),
-    "1-bit": lambda: Image.fromarray(_rgb(9, 7)).convert("1"),
+    "1x1 rgb": lambda: _save(Image.fromarray(_rgb(1, 1)), "PNG"),
+    "1x300 rgb": lambda: _save(Image.fromarray(_rgb(1, 300)), "PNG"),
+    "300x1 grey jpeg": lambda: _save(Image.fromarray(_rgb(300, 1)).convert("L"), "JPEG"),
+    "1-bit": lambda: SEEDS["png-1bit"],
     "palette + transparency": lambda: SEEDS["png-palette-transparent"],
     "CMYK jpeg": lambda: SEEDS["jpeg-cmyk"],
+    "CMYK tiff": lambda: SEEDS["tiff-cmyk"],
     "EXIF rotated": lambda: SEEDS["jpeg-exif-rotated"],
     "animated gif": lambda: SEEDS["gif-animated"],
     "16-bit grey tiff": lambda: SEEDS["tiff-grey16"],
     "16-bit rgba png": lambda: SEEDS["png-rgba16"],
-    "LA": lambda: Image.fromarray(_rgb(5, 6)).convert("LA"),
-    "I (32-bit)": lambda: Image.fromarray(np.arange(30, dtype=np.int32).reshape(5, 6) * 1000),
+    "grey + alpha": lambda: _save(Image.fromarray(_rgb(5, 6)).convert("LA"), "PNG"),
+    "32-bit integer tiff": lambda: _save(
+        Image.fromarray(np.arange(30, dtype=np.int32).reshape(5, 6) * 999), "TIFF"
+    ),
+    "lossless webp + alpha": lambda: SEEDS["webp-rgba-lossless"],
+    "palette bmp": lambda: SEEDS["bmp-palette"],
 }
 
 
 @pytest.mark.parametrize("case", sorted(ODD))
 def test_odd_but_valid_images_upscale(tmp_path: Path, bicubic2, case: str) -> None:
-    made = ODD[case]()
-    if isinstance(made, bytes):
-        fmt = Image.open(io.BytesIO(made)).format
-        (src := tmp_path / f"in.{fmt.lower()}").write_bytes(made)
-        size = Image.open(io.BytesIO(made)).size
-    else:
-        made.save(src := tmp_path / "in.png")
-        size = made.size
-    loaded = read_image(src)
-    w, h = size if case != "EXIF rotated" else size[::-1]
-    assert loaded.pixels.shape[:2] == (h, w)
+    data = ODD[case]()
+    with Image.open(io.BytesIO(data)) as im:
+        fmt, (w, h) = im.format, im.size
+    (src := tmp_path / f"in.{fmt.lower()}").write_bytes(data)
+    if case == "EXIF rotated":
+        w, h = h, w
+    assert read_image(src).pixels.shape[:2] == (h, w)
     result = upscale_file(bicubic2, src, output_path(src, format="png"), InferOptions())
     assert Image.open(result.dst).size == (2 * w, 2 * h)
     record("odd valid image", case, "ok")

@@ -37,7 +37,7 @@ def _to_array(img) -> np.ndarray:
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Decode an image to uint8: (H, W) for greyscale files, (H, W, 3) otherwise. EXIF rotation is applied."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     path = Path(path)
     try:
@@ -47,13 +47,17 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
             return np.ascontiguousarray(_to_array(img))
     except FileNotFoundError:
         raise InputError(f"image {path} does not exist") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot decode image {path} ({exc}); is it a complete image file?") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow's decoders raise any type on damaged data (bomb check included)
+        raise InputError(
+            f"cannot decode image {path} ({_reason(exc)}); is it a complete image file?"
+        ) from None
 
 
 def probe_image(path: str | os.PathLike, *, verify: bool = True) -> tuple[int, int]:
     """(height, width) from the header, after checking the file's structure (PIL `verify`, no full decode)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     path = Path(path)
     try:
@@ -65,8 +69,15 @@ def probe_image(path: str | os.PathLike, *, verify: bool = True) -> tuple[int, i
             if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotations by 90 degrees swap the sides
                 width, height = height, width
         return height, width
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, RuntimeError) as exc:
-        raise InputError(f"cannot read image {path} ({exc})") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # as in load_image: any type on a damaged header, the bomb check included
+        raise InputError(f"cannot read image {path} ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
 def as_uint8(array: np.ndarray) -> np.ndarray:

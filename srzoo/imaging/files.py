@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +112,10 @@ def _open(path: Path, limit: int):  # -> PIL.Image.Image
             if exc.errno is not None:  # the OS refused (permissions, I/O error)
                 raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
             raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # Pillow's format plugins raise any type on a damaged header
+            raise InputError(f"{path}: corrupt image ({_reason(exc)})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
     w, h = im.size
@@ -127,6 +130,12 @@ def _open(path: Path, limit: int):  # -> PIL.Image.Image
         im.close()
         raise InputError(f"{path}: image has no pixels ({w}x{h})")
     return im
+
+
+def _reason(exc: BaseException) -> str:
+    """A decoder's complaint as a short single line."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
 def _is_wide_colour(im) -> bool:
@@ -166,7 +175,6 @@ def _decode(im, path: Path) -> tuple[np.ndarray, np.ndarray | None, bool]:
 
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> LoadedImage:
     """Decode any mode Pillow opens (16-bit colour via OpenCV); InputError with one line on any problem."""
-    from PIL import Image
 
     path = Path(path)
     im = _open(path, max_pixels_limit(max_pixels))
@@ -187,11 +195,10 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
         else:
             im.load()
             pixels, alpha, icc_ok = _decode(im, path)
-    except InputError:
+    except (InputError, MemoryError):
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, zlib.error, Image.DecompressionBombError) as exc:
-        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: corrupt or truncated {im.format or 'image'} ({reason})") from None
+    except Exception as exc:  # decoders raise OSError, ValueError, IndexError, struct.error ... on bad data
+        raise InputError(f"{path}: corrupt or truncated {im.format or 'image'} ({_reason(exc)})") from None
     finally:
         im.close()
     space = _icc_space(icc)
