@@ -10,6 +10,7 @@ from torch import nn
 
 from srzoo.errors import ConfigError
 from srzoo.inference import cpu_kernels as cpu_conv
+from srzoo.inference import kernel_choice
 from srzoo.inference.fastpath import FusedConv2d, fuse_for_inference
 
 needs_nnpack = pytest.mark.skipif(
@@ -65,35 +66,35 @@ def test_channels_last_bf16_and_autograd_never_reach_nnpack(monkeypatch: pytest.
 
 def test_explicit_choices_env_and_typos(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(cpu_conv.ENV, raising=False)
-    assert cpu_conv.resolve() == "onednn"  # the default keeps outputs within 1e-5 of the plain ops
-    assert cpu_conv.resolve("onednn") == "onednn"
-    assert cpu_conv.resolve("nnpack") == ("nnpack" if cpu_conv.nnpack_usable() else "onednn")
+    assert kernel_choice.resolve() == "onednn"  # the default keeps outputs within 1e-5 of the plain ops
+    assert kernel_choice.resolve("onednn") == "onednn"
+    assert kernel_choice.resolve("nnpack") == ("nnpack" if cpu_conv.nnpack_usable() else "onednn")
     monkeypatch.setenv(cpu_conv.ENV, "nnpack")
-    assert cpu_conv.resolve() == ("nnpack" if cpu_conv.nnpack_usable() else "onednn")
-    assert cpu_conv.resolve("onednn") == "onednn"  # an explicit choice beats the environment
+    assert kernel_choice.resolve() == ("nnpack" if cpu_conv.nnpack_usable() else "onednn")
+    assert kernel_choice.resolve("onednn") == "onednn"  # an explicit choice beats the environment
     monkeypatch.setenv(cpu_conv.ENV, "nnpak")
     with pytest.raises(ConfigError, match="SRZOO_CPU_CONV.*did you mean 'nnpack'"):
-        cpu_conv.resolve()
+        kernel_choice.resolve()
     with pytest.raises(ConfigError, match="'winograd' is not a CPU conv backend"):
-        cpu_conv.resolve("winograd")
+        kernel_choice.resolve("winograd")
 
 
 @needs_nnpack
 def test_auto_times_both_kernels_once_per_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(cpu_conv.ENV, raising=False)
-    monkeypatch.setattr(cpu_conv, "_chosen", {})
+    monkeypatch.setattr(kernel_choice, "_chosen", {})
     timed: list[int] = []
-    real = cpu_conv._calibrate
+    real = kernel_choice._calibrate
 
     def counting() -> str:
         timed.append(torch.get_num_threads())
         return real()
 
-    monkeypatch.setattr(cpu_conv, "_calibrate", counting)
-    first = cpu_conv.resolve("auto")
+    monkeypatch.setattr(kernel_choice, "_calibrate", counting)
+    first = kernel_choice.resolve("auto")
     assert first in ("onednn", "nnpack")
     monkeypatch.setenv(cpu_conv.ENV, "auto")
-    assert cpu_conv.resolve("auto") == first and cpu_conv.resolve() == first
+    assert kernel_choice.resolve("auto") == first and kernel_choice.resolve() == first
     assert timed == [torch.get_num_threads()]
 
 

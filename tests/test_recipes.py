@@ -45,7 +45,7 @@ def test_recipe_parses_and_every_phase_builds(path: Path) -> None:
             assert isinstance(model, nn.Module) and getattr(phase, name) is model
         assert set(phase.optimizers()) == {f"{m[0]}_optimizer" for m in phase.models()}
         if "discriminator" in phase.models():
-            patch = spec.patch_size or recipe.data.patch_size
+            patch = spec.patch_size
             assert phase.discriminator.input_size == patch
 
 

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--steps-scale", type=float, metavar="F", help="instead of fitting: the recipe's iterations times F"
     )
-    from srzoo.train.options import allow_intermixed
+    from srzoo.train.command import allow_intermixed
 
     allow_intermixed(parser)
     parser.set_defaults(func=run)

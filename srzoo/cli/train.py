@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from srzoo.train.options import add_train_arguments, allow_intermixed
+    from srzoo.train.command import add_train_arguments, allow_intermixed
 
     parser = subparsers.add_parser(
         "train",
@@ -20,6 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from srzoo.train.options import run_from_args
+    from srzoo.train.command import run_from_args
 
     return run_from_args(args)

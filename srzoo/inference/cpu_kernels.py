@@ -5,15 +5,13 @@ on a 2-core AVX-512 EPYC with one thread, the 23-block RRDBNet ran 1.4-1.8x fast
 direct convolutions, but its outputs moved by up to ~4e-5 on real images (oneDNN's: ~1e-5), past the 1e-5
 that "the same output" means here, and with two threads NNPACK was slower than oneDNN. So it is opt-in:
 `SRZOO_CPU_CONV=nnpack`, `--cpu-conv nnpack` or `load_model(..., cpu_conv="nnpack")`; `auto` times both on a
-small dense block once per thread count and keeps the faster.
+small dense block once per thread count and keeps the faster (srzoo.inference.kernel_choice).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import time
-from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -24,7 +22,6 @@ CpuConv = Literal["auto", "onednn", "nnpack"]
 CHOICES: tuple[str, ...] = ("onednn", "nnpack", "auto")
 DEFAULT = "onednn"
 ENV = "SRZOO_CPU_CONV"
-_chosen: dict[int, str] = {}  # thread count -> the backend `auto` measured faster
 
 
 def check_choice(value: str, where: str = "cpu_conv") -> str:
@@ -49,22 +46,6 @@ def nnpack_usable() -> bool:
 def requested() -> str:
     """The backend asked for by SRZOO_CPU_CONV (default onednn)."""
     return check_choice(os.environ.get(ENV) or DEFAULT, where=ENV)
-
-
-def resolve(choice: str | None = None) -> str:
-    """The kernel to run (onednn or nnpack): `choice`, else $SRZOO_CPU_CONV, else onednn.
-
-    `auto` times both once per thread count and keeps the faster.
-    """
-    choice = check_choice(choice) if choice else requested()
-    if choice == "onednn" or not nnpack_usable():
-        return "onednn"
-    if choice == "nnpack":
-        return "nnpack"
-    threads = torch.get_num_threads()
-    if threads not in _chosen:
-        _chosen[threads] = _calibrate()
-    return _chosen[threads]
 
 
 def conv3x3(
@@ -102,42 +83,3 @@ def nnpack_fits(
         and list(dilation) == [1, 1]
         and groups == 1
     )
-
-
-def _dense_block(channels_last: bool) -> Callable[[], torch.Tensor]:
-    """A 4-conv RRDB-like dense block at 64x64 (fused conv + leaky ReLU, concat), in the given layout."""
-    from srzoo.inference.fastpath import FusedConv2d  # fastpath imports this module
-
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand(1, 64, 64, 64, generator=gen).contiguous(memory_format=fmt)
-    convs = []
-    for k in range(4):
-        conv = torch.nn.Conv2d(64 + 32 * k, 32, 3, 1, 1).requires_grad_(False)
-        convs.append(FusedConv2d(conv.to(memory_format=fmt), act="leaky_relu", slope=0.2))
-
-    def run() -> torch.Tensor:
-        feats = [x]
-        for conv in convs:
-            feats.append(conv(torch.cat(feats, 1)))
-        return feats[-1]
-
-    return run
-
-
-def _best_time(fn: Callable[[], torch.Tensor], reps: int = 3) -> float:
-    fn()  # warm-up: first-call allocations, weight packing
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _calibrate() -> str:
-    """Time the same dense block through NNPACK and through oneDNN's fused kernels; the faster wins."""
-    with torch.inference_mode():
-        nnpack = _best_time(_dense_block(channels_last=False))
-        onednn = _best_time(_dense_block(channels_last=True))
-    return "nnpack" if nnpack < onednn else "onednn"

@@ -16,8 +16,9 @@ from srzoo.framework.registries import ARCHS, arch_info
 from srzoo.framework.weights import WeightsFile, resolve_weights
 from srzoo.inference.cpu_kernels import CpuConv
 from srzoo.inference.cpu_kernels import check_choice as check_cpu_conv
-from srzoo.inference.cpu_kernels import resolve as resolve_cpu_conv
 from srzoo.inference.fastpath import fuse_for_inference
+from srzoo.inference.precision import require as require_precision
+from srzoo.inference.kernel_choice import resolve as resolve_cpu_conv
 
 Precision = Literal["fp32", "fp16", "bf16"]
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -182,10 +183,14 @@ def load_model(
     """The model `srzoo infer` and `srzoo bench` run: weights file, run dir or zoo tag → SRModel on `device`.
 
     A parameter-free arch (e.g. `bicubic`) needs no weights: `load_model(None, arch="bicubic", scale=4)`.
+    A `precision` the device does not run natively (bf16 on an AVX2 CPU) raises PrecisionError first
+    (srzoo.inference.precision).
     `fast=False` runs the arch's plain ops; `cpu_conv` picks the fp32 CPU conv kernel (see srzoo.inference.cpu_kernels).
     """
     if precision not in DTYPES:
         raise ConfigError(f"precision {precision!r} is not one of {', '.join(DTYPES)}")
+    # before any weights are read: a precision the device only emulates is refused here, not per image
+    require_precision(precision, device)
     if weights_or_tag is None:
         if arch is None:
             raise ConfigError("load_model needs weights or a parameter-free arch")

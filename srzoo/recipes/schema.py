@@ -96,9 +96,11 @@ class PhaseSpec:
     scheduler: SchedulerSpec = field(default_factory=SchedulerSpec)
     d_optimizer: OptimizerSpec | None = None
     d_scheduler: SchedulerSpec | None = None
-    batch_size: int | None = None  # default: data.batch_size
-    patch_size: int | None = None  # default: data.patch_size
-    augment: AugmentSpec | None = None  # default: data.augment
+    # Left out: data.batch_size / data.patch_size / data.augment. Recipe fills them in once, so code that
+    # reads a phase never looks at `data` for these.
+    batch_size: int | None = None
+    patch_size: int | None = None
+    augment: AugmentSpec | None = None
 
     def __post_init__(self) -> None:
         if self.iters < 0:
@@ -154,6 +156,10 @@ class Recipe:
             raise ValueError(f"phase names must be unique, got {names}")
         if self.scale < 1:
             raise ValueError("scale must be >= 1")
+        for phase in self.phases:  # per-phase settings resolved here, once
+            phase.batch_size = phase.batch_size or self.data.batch_size
+            phase.patch_size = phase.patch_size or self.data.patch_size
+            phase.augment = phase.augment or self.data.augment
 
 
 def load_recipe(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from srzoo.errors import SrzooError
-from srzoo.train.options import add_train_arguments, allow_intermixed, run_from_args
+from srzoo.train.command import add_train_arguments, allow_intermixed, run_from_args
 
 
 def main(argv: list[str] | None = None) -> int:

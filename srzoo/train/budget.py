@@ -49,19 +49,20 @@ def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
 
     spec, data = recipe.phases[index], recipe.data
     dataset = build_train_dataset(
-        data, scale=recipe.scale, patch_size=spec.patch_size or data.patch_size,
-        augment=spec.augment or data.augment, seed=recipe.seed, progress=False,
+        data, scale=recipe.scale, patch_size=spec.patch_size,
+        augment=spec.augment, seed=recipe.seed, progress=False,
     )  # fmt: skip
     accelerator = make_accelerator(recipe.train.mixed_precision, recipe.train.grad_accum)
     generator = build_arch(recipe.generator.arch, scale=recipe.scale, **recipe.generator.kwargs)
     phase = build_phase(spec, recipe, generator)
     phase.prepare(accelerator)
-    size = spec.batch_size or data.batch_size
+    size = spec.batch_size
     times = []
     for i in range(steps + 1):
         start = time.perf_counter()
         for j in range(recipe.train.grad_accum):
             phase.train_step(_batch(dataset, size // recipe.train.grad_accum, (i + j) * size), accelerator)
+        phase.after_step(accelerator, i + 1)
         times.append(time.perf_counter() - start)
     accelerator.free_memory()
     return statistics.median(times[1:])

@@ -1,10 +1,11 @@
 """Training phases (registered in `srzoo.phases`): each owns its models, optimizers, backward and steps.
 
-The contract the loop relies on (README, Training): `Phase(spec, recipe, generator)`; `models()`,
-`optimizers()`, `schedulers()` return dicts whose keys are attribute names, which `prepare(accelerator)`
-replaces with the Accelerate-wrapped objects (in that order, which is also the checkpoint order);
-`train_step(batch, accelerator) -> dict[str, float]` does one micro-batch inside ONE `accelerator.accumulate`
-block; `export_state_dict(accelerator)` is the generator to save (EMA weights when enabled).
+The contract the loop relies on (docs/training.md): `Phase(spec, recipe, generator)`; `prepare(accelerator)`
+wraps the phase's own models, optimizers and schedulers with Accelerate, each by name (the order of the
+`accelerator.prepare` calls is the checkpoint order); `train_step(batch, accelerator) -> dict[str, Tensor|float]`
+does one micro-batch inside ONE `accelerator.accumulate` block; `after_step(accelerator, step)` runs once per
+optimizer step (schedulers, EMA), with `step` the phase's step count kept by the loop; `export_module` /
+`export_state_dict` give the generator to save (EMA weights when enabled).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class Phase:
             if self.engine.ema_decay
             else None
         )
-        self.steps_done = 0  # optimizer steps in this phase; set by the loop on resume
 
     # -- what the loop and the checkpoints see ---------------------------------------------------------
     def models(self) -> dict[str, nn.Module]:
@@ -56,13 +56,13 @@ class Phase:
         return {"g_scheduler": self.g_scheduler}
 
     def prepare(self, accelerator: Any) -> None:
-        """Wrap models/optimizers/schedulers with Accelerate (DDP, mixed precision, device placement)."""
-        groups = [self.models(), self.optimizers(), self.schedulers()]
-        names = [name for group in groups for name in group]
-        prepared = accelerator.prepare(*[obj for group in groups for obj in group.values()])
-        prepared = prepared if isinstance(prepared, tuple) else (prepared,)
-        for name, obj in zip(names, prepared):
-            setattr(self, name, obj)
+        """Wrap the generator, its optimizer and scheduler with Accelerate (DDP, mixed precision, device)."""
+        self.generator, self.g_optimizer, self.g_scheduler = accelerator.prepare(
+            self.generator, self.g_optimizer, self.g_scheduler
+        )
+        self._to_device(accelerator)
+
+    def _to_device(self, accelerator: Any) -> None:
         for _, _, loss in self.loss_terms:
             loss.to(accelerator.device)
         if self.ema is not None:
@@ -103,15 +103,12 @@ class Phase:
         if self.engine.grad_clip and accelerator.sync_gradients:
             accelerator.clip_grad_norm_(model.parameters(), self.engine.grad_clip)
 
-    def end_iteration(self, accelerator: Any) -> None:
-        """After the optimizer really stepped: iteration-based schedulers and the EMA move by exactly one."""
-        if not accelerator.sync_gradients:
-            return
-        self.steps_done += 1
+    def after_step(self, accelerator: Any, step: int) -> None:
+        """Once per optimizer step (`step` = steps done in this phase): schedulers and the EMA move by one."""
         for scheduler in self.schedulers().values():
             scheduler.step()
         if self.ema is not None:
-            self.ema.update(accelerator.unwrap_model(self.generator), step=self.steps_done)
+            self.ema.update(accelerator.unwrap_model(self.generator), step=step)
 
     def learning_rates(self) -> dict[str, float]:
         return {
@@ -162,7 +159,6 @@ class SupervisedPhase(Phase):
             self.clip(accelerator, self.generator)
             self.g_optimizer.step()
             self.g_optimizer.zero_grad(set_to_none=True)
-        self.end_iteration(accelerator)
         logs["g/total"] = total.detach()
         return _floats(logs)
 
@@ -200,7 +196,7 @@ class AdversarialPhase(Phase):
     def _build_discriminator(spec: PhaseSpec, recipe: Recipe) -> nn.Module:
         assert recipe.discriminator is not None
         kwargs = dict(recipe.discriminator.kwargs)
-        patch = spec.patch_size or recipe.data.patch_size
+        patch = spec.patch_size
         factory = ARCHS.get(recipe.discriminator.arch)
         accepts_size = "input_size" in inspect.signature(factory).parameters
         if accepts_size and "input_size" not in kwargs:
@@ -223,7 +219,23 @@ class AdversarialPhase(Phase):
         return {"g_scheduler": self.g_scheduler, "d_scheduler": self.d_scheduler}
 
     def prepare(self, accelerator: Any) -> None:
-        super().prepare(accelerator)
+        """G, then D, with their optimizers and schedulers (the checkpoint order)."""
+        (
+            self.generator,
+            self.discriminator,
+            self.g_optimizer,
+            self.d_optimizer,
+            self.g_scheduler,
+            self.d_scheduler,
+        ) = accelerator.prepare(
+            self.generator,
+            self.discriminator,
+            self.g_optimizer,
+            self.d_optimizer,
+            self.g_scheduler,
+            self.d_scheduler,
+        )
+        self._to_device(accelerator)
         self.gan.to(accelerator.device)
         # The frozen-D forward of the generator step bypasses DDP: no D gradient exists to reduce there.
         self._d_plain = accelerator.unwrap_model(self.discriminator)
@@ -253,7 +265,6 @@ class AdversarialPhase(Phase):
             self.clip(accelerator, self.discriminator)
             self.d_optimizer.step()
             self.d_optimizer.zero_grad(set_to_none=True)
-        self.end_iteration(accelerator)
         logs.update({"g/adv": g_adv.detach(), "g/total": g_total.detach(), "d/adv": d_adv.detach()})
         logs.update(
             {"d/real_logit": real.detach().float().mean(), "d/fake_logit": fake.detach().float().mean()}

@@ -19,12 +19,14 @@ INDEX = "index.jsonl"
 
 @dataclass
 class Sample:
-    """One validation image's output at one step, as validate() produced it (uint8, full size)."""
+    """One validation image at one step: the crop box and its LR/bicubic/SR/HR crops (uint8)."""
 
     set: str
     image: str
     scale: int
+    box: tuple[int, int, int]  # (top, left, side) in HR pixels
     lr: np.ndarray
+    bicubic: np.ndarray
     sr: np.ndarray
     hr: np.ndarray
     scores: dict[str, float]
@@ -43,34 +45,59 @@ def sample_box(hr: np.ndarray, scale: int, side: int = SAMPLE_SIDE) -> tuple[int
     return top - top % scale, left - left % scale, size
 
 
-def save_samples(output_dir: Path, step: int, phase: str, samples: list[Sample]) -> None:
-    """Write this step's SR crops (and, the first time, the HR/LR/bicubic crops) and index them."""
+def make_sample(
+    set_name: str,
+    image: str,
+    scale: int,
+    lr: np.ndarray,
+    sr: np.ndarray,
+    hr: np.ndarray,
+    scores: dict[str, float],
+) -> Sample:
+    """Crop full-size validation images to the sample box (only the crops are kept in memory)."""
     import torch
 
-    from srzoo.imaging.datafiles import save_image
     from srzoo.imaging.resize import imresize_uint8
+
+    top, left, side = box = sample_box(hr, scale)
+    k, n = scale, side // scale
+    lt, ll = top // k, left // k
+    # Bicubic of the LR crop plus a margin wider than the kernel: inside, the same pixels as bicubic of the
+    # whole image; at an image border the margin is cut, as bicubic of the whole image does there too.
+    m = 4
+    t0, l0 = max(0, lt - m), max(0, ll - m)
+    patch = lr[t0 : lt + n + m, l0 : ll + n + m]
+    patch = np.repeat(patch[..., None], 3, axis=2) if patch.ndim == 2 else patch
+    up = imresize_uint8(torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))), scale=k)
+    up = up.numpy().transpose(1, 2, 0)
+    dt, dl = (lt - t0) * k, (ll - l0) * k
+
+    def cut(img: np.ndarray, t: int, lft: int, size: int) -> np.ndarray:
+        return np.ascontiguousarray(img[t : t + size, lft : lft + size])
+
+    return Sample(
+        set_name, image, scale, box, cut(lr, lt, ll, n), cut(up, dt, dl, side), cut(sr, top, left, side),
+        cut(hr, top, left, side), dict(scores),
+    )  # fmt: skip
+
+
+def save_samples(output_dir: Path, step: int, phase: str, samples: list[Sample]) -> None:
+    """Write this step's SR crops (and, the first time, the HR/LR/bicubic crops) and index them."""
+    from srzoo.imaging.datafiles import save_image
 
     root = output_dir / "samples"
     records = []
     for s in samples:
         folder = root / _name(s.set) / _name(s.image)
-        top, left, side = sample_box(s.hr, s.scale)
-        k = s.scale
-
-        def cut(img: np.ndarray, t: int = top, lft: int = left, n: int = side) -> np.ndarray:
-            return np.ascontiguousarray(img[t : t + n, lft : lft + n])
-
         if not (folder / "hr.png").is_file():
-            lr = np.repeat(s.lr[..., None], 3, axis=2) if s.lr.ndim == 2 else s.lr
-            bicubic = imresize_uint8(torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))), scale=k)
-            save_image(folder / "bicubic.png", cut(bicubic.numpy().transpose(1, 2, 0)))
-            save_image(folder / "lr.png", cut(s.lr, top // k, left // k, side // k))
-            save_image(folder / "hr.png", cut(s.hr))
+            save_image(folder / "bicubic.png", s.bicubic)
+            save_image(folder / "lr.png", s.lr)
+            save_image(folder / "hr.png", s.hr)
         file = f"step_{step:08d}.png"
-        save_image(folder / file, cut(s.sr))
+        save_image(folder / file, s.sr)
         rel = (folder / file).relative_to(output_dir).as_posix()
-        records.append({"step": step, "phase": phase, "set": s.set, "image": s.image, "scale": k,
-                        "file": rel, "box": [top, left, side], **s.scores})  # fmt: skip
+        records.append({"step": step, "phase": phase, "set": s.set, "image": s.image, "scale": s.scale,
+                        "file": rel, "box": list(s.box), **s.scores})  # fmt: skip
     if records:
         root.mkdir(parents=True, exist_ok=True)
         with (root / INDEX).open("a", encoding="utf-8") as f:

@@ -51,54 +51,71 @@ class Session:
     def __init__(self, recipe: Recipe, options: TrainOptions) -> None:
         from accelerate.utils import set_seed
 
-        self.recipe, self.engine = recipe, recipe.train
+        self.recipe, self.engine, self.max_steps = recipe, recipe.train, options.max_steps
         self.output_dir = Path(
             options.output_dir or recipe.output_dir or Path("runs") / recipe.name
         ).resolve()
         trackers = check_trackers(self.engine.trackers)
-        mixed = options.mixed_precision or self.engine.mixed_precision
-        self.accelerator = acc = make_accelerator(mixed, self.engine.grad_accum, trackers, self.output_dir)
+        self.accelerator = acc = make_accelerator(
+            options.mixed_precision or self.engine.mixed_precision, self.engine.grad_accum, trackers,
+            self.output_dir,
+        )  # fmt: skip
         self.main, self.world, self.device = acc.is_main_process, acc.num_processes, acc.device
-        self.checkpoints = Checkpoints(self.output_dir, self.engine.keep_checkpoints)
-        self.resume = self.checkpoints.find(options.resume)
-        if options.resume is None and (
-            self.checkpoints.complete() or (self.output_dir / "last.safetensors").exists()
-        ):
-            raise ConfigError(
-                f"{self.output_dir} already holds a run; pass --resume auto to continue it, "
-                "or another --output-dir"
-            )
+        self.resume = self._find_resume(options.resume)
         self.state = TrainState(**vars(self.resume.state)) if self.resume else TrainState()
-        self.max_steps = options.max_steps
         # Everything that can reject the recipe runs before anything is written or opened.
         self._check_phases()
         self.val_sets = self._open_val_sets()
-        if self.main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            self.checkpoints.clean_temporary()
-            with atomic_write(self.output_dir / "recipe.yaml") as tmp:
-                tmp.write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
-        acc.wait_for_everyone()
-        self._log_handler = setup_file_log(self.output_dir, self.main)
-        total = sum(p.iters for p in recipe.phases)
-        total = min(total, self.max_steps) if self.max_steps is not None else total
-        self.console = Console(self.main, total, initial=min(self.state.global_step, total))
-        self.metrics = MetricsLog(acc, self.output_dir)
-        if trackers:
-            wandb = {"wandb": {"dir": str(self.output_dir), "name": self.output_dir.name}}  # not ./wandb
-            acc.init_trackers(recipe.name, config=flat_config(to_dict(recipe)), init_kwargs=wandb)
+        self._write_run_dir()
+        self._open_logs(trackers)
         self.validated_at = self.checkpointed_at = self.state.global_step if self.resume else -1
         self.stop_signal: str | None = None
         self._old_handlers: dict[int, Any] = {}
         self._install_signals()
         set_seed(recipe.seed)
-        if self.resume and self.resume.meta.get("config_hash") != config_hash(recipe):
+        self._announce()
+
+    def _find_resume(self, resume: str | None) -> Any:
+        """The checkpoint to resume from (None: a fresh run, which must not overwrite an existing one)."""
+        self.checkpoints = Checkpoints(self.output_dir, self.engine.keep_checkpoints)
+        found = self.checkpoints.find(resume)
+        if resume is None and (
+            self.checkpoints.complete() or (self.output_dir / "last.safetensors").exists()
+        ):
+            raise ConfigError(
+                f"{self.output_dir} already holds a run; pass --resume auto to continue it, or another --output-dir"
+            )
+        return found
+
+    def _write_run_dir(self) -> None:
+        """The output directory with the recipe as run (main process), once every check has passed."""
+        if self.main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self.checkpoints.clean_temporary()
+            with atomic_write(self.output_dir / "recipe.yaml") as tmp:
+                tmp.write_text(yaml.safe_dump(to_dict(self.recipe), sort_keys=False))
+        self.accelerator.wait_for_everyone()
+
+    def _open_logs(self, trackers: list[str]) -> None:
+        """train.log, the console progress, metrics.jsonl and the trackers."""
+        self._log_handler = setup_file_log(self.output_dir, self.main)
+        total = sum(p.iters for p in self.recipe.phases)
+        total = min(total, self.max_steps) if self.max_steps is not None else total
+        self.console = Console(self.main, total, initial=min(self.state.global_step, total))
+        self.metrics = MetricsLog(self.accelerator, self.output_dir)
+        if trackers:
+            wandb = {"wandb": {"dir": str(self.output_dir), "name": self.output_dir.name}}  # not ./wandb
+            config = flat_config(to_dict(self.recipe))
+            self.accelerator.init_trackers(self.recipe.name, config=config, init_kwargs=wandb)
+
+    def _announce(self) -> None:
+        if self.resume and self.resume.meta.get("config_hash") != config_hash(self.recipe):
             self.console.info(
                 f"note: the recipe differs from the one {self.resume.path.name} was trained with"
             )
         where = f"resuming {self.resume.path.name}" if self.resume else "starting"
         self.console.info(
-            f"{where} {recipe.name} in {self.output_dir} ({self.world} process(es), {acc.device})"
+            f"{where} {self.recipe.name} in {self.output_dir} ({self.world} process(es), {self.device})"
         )
 
     def _check_phases(self) -> None:
@@ -106,8 +123,7 @@ class Session:
         for index, spec in enumerate(
             self.recipe.phases[self.state.phase_index :], start=self.state.phase_index
         ):
-            batch = spec.batch_size or self.recipe.data.batch_size
-            micro_batch_size(batch, self.world, self.engine.grad_accum, f"phase {spec.name!r}")
+            micro_batch_size(spec.batch_size, self.world, self.engine.grad_accum, f"phase {spec.name!r}")
             if index > self.state.phase_index or self.resume is None:
                 build_phase(spec, self.recipe, self.new_generator())
 
@@ -157,7 +173,7 @@ class Session:
         phase.prepare(self.accelerator)
         if self.resume is not None and self.resume.state.phase_index == index:
             load_checkpoint(self.accelerator, self.resume, phase.ema)
-            phase.steps_done, self.resume = self.state.phase_step, None
+            self.resume = None
         self.batches = self._batches(index, spec)
         self.console.info(f"phase {spec.name!r} ({spec.type}): step {self.state.phase_step}/{spec.iters}")
         return phase
@@ -166,12 +182,11 @@ class Session:
         from srzoo.data import build_train_dataset
 
         data = self.recipe.data
-        batch = spec.batch_size or data.batch_size
-        micro = micro_batch_size(batch, self.world, self.engine.grad_accum, f"phase {spec.name!r}")
+        micro = micro_batch_size(spec.batch_size, self.world, self.engine.grad_accum, f"phase {spec.name!r}")
         seed = self.recipe.seed * 1000 + index
         dataset = build_train_dataset(
-            data, scale=self.recipe.scale, patch_size=spec.patch_size or data.patch_size,
-            augment=spec.augment or data.augment, seed=seed, progress=self.main,
+            data, scale=self.recipe.scale, patch_size=spec.patch_size,
+            augment=spec.augment, seed=seed, progress=self.main,
         )  # fmt: skip
         return train_batches(
             dataset, micro=micro, seed=seed, rank=self.accelerator.process_index, world=self.world,
@@ -199,6 +214,7 @@ class Session:
                 "train.grad_clip, then --resume auto"
             )
         self.state.advance()
+        phase.after_step(self.accelerator, self.state.phase_step)
         values = sums | phase.learning_rates()
         self.metrics.add(values)
         self.console.step(phase.spec.name, values)

@@ -33,9 +33,18 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def validate(
-    generator: nn.Module, sets: Sequence[Any], losses: Mapping[str, nn.Module], device: torch.device
+    generator: nn.Module,
+    sets: Sequence[Any],
+    losses: Mapping[str, nn.Module],
+    device: torch.device,
+    samples: list[Any] | None = None,
 ) -> tuple[dict[str, float], np.ndarray | None]:
-    """Mean metrics per set (`val/<set>/psnr_y`, ...) and a grid of the first image (eval mode)."""
+    """Mean metrics per set (`val/<set>/psnr_y`, ...) and a grid of the first image (eval mode).
+
+    `samples`, when given, receives a train.samples.Sample (crops) for each set's first SAMPLE_IMAGES images.
+    """
+    from srzoo.train.samples import SAMPLE_IMAGES, make_sample
+
     was_training = generator.training
     generator.eval()
     metrics: dict[str, float] = {}
@@ -59,6 +68,11 @@ def validate(
                 count += 1
                 if grid is None:
                     grid = comparison_grid(image.lr, sr_u8, hr_u8, scale)
+                if samples is not None and count <= SAMPLE_IMAGES:
+                    scores = {k: values[k] for k in ("psnr_y", "ssim_y")}
+                    samples.append(
+                        make_sample(eval_set.name, image.name, scale, image.lr, sr_u8, hr_u8, scores)
+                    )
             for key, value in sums.items():
                 metrics[f"val/{eval_set.name}/{key}"] = value / max(count, 1)
     finally:
