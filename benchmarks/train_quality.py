@@ -146,7 +146,7 @@ def main() -> int:
         os.environ["SRZOO_DATA"] = str(shared_datasets())
     from common import machine_info, machine_line
 
-    from srzoo.demo import perceptual_fallback
+    from srzoo.demo import offline_weights_fallback
     from srzoo.recipes.schema import load_recipe
     from srzoo.train.budget import StepTimes, measure
     from srzoo.train.loop import train
@@ -156,7 +156,7 @@ def main() -> int:
     machine = machine_info()  # before training: it records the load average the timings ran under
     notes: list[str] = []
     recipe = load_recipe(RECIPE, recipe_overrides([]))
-    fallback = perceptual_fallback(recipe, lambda message: notes.append(message.removeprefix("note: ")))
+    fallback = offline_weights_fallback(recipe, lambda message: notes.append(message.removeprefix("note: ")))
     recipe = load_recipe(RECIPE, recipe_overrides(fallback))
     times = measure(recipe)
     machine["torch_threads"] = times.threads  # what training used (measure() picks it)

@@ -1,4 +1,4 @@
-"""`srzoo demo`: train esrgan_tiny_x4 on scikit-image's bundled photos, bench held-out ones vs bicubic."""
+"""`srzoo demo`: train a recipe tagged `demo` on scikit-image's bundled photos, bench held-out ones vs bicubic."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from srzoo.errors import ConfigError, InputError, WeightsError
+from srzoo.errors import ConfigError, InputError, SrzooError, WeightsError
 from srzoo.framework.files import atomic_write
 
-RECIPE = "esrgan_tiny_x4"
+DEMO_TAG = "demo"  # a plugin marks the recipe `srzoo demo` trains by default with `tags: [demo]`
 # scikit-image ships these in its wheel (no download); all CC0 or public domain (see skimage.data docstrings).
 TRAIN_IMAGES = ("astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "brick",
                 "grass", "gravel", "coins", "moon", "text", "page")  # fmt: skip
@@ -58,27 +58,54 @@ def write_images(folder: Path, names: Sequence[str]) -> None:
         save_image(folder / f"{name}.png", image[..., :3] if image.ndim == 3 else image)
 
 
-def perceptual_fallback(recipe: Any, say: Callable[[str], None] = print) -> list[str]:
-    """Overrides swapping `weights: none` into perceptual losses whose ImageNet VGG cannot be had (offline).
+def find_demo_recipe() -> str:
+    """The registered recipe tagged `demo` (the first by name if several); a one-line error when none is."""
+    from srzoo.framework.registries import RECIPES
+    from srzoo.recipes.loader import read_yaml
 
-    Only the demo and the CPU benchmark use this: a random VGG is a weak perceptual loss, so the run says so.
+    tagged = []
+    for name in RECIPES.names():
+        try:
+            tags = read_yaml(RECIPES.get(name)).get("tags") or []
+        except SrzooError:  # a broken plugin's recipe: `srzoo list plugins` reports it
+            continue
+        if DEMO_TAG in tags:
+            tagged.append(name)
+    if not tagged:
+        raise ConfigError(
+            "srzoo demo trains a recipe tagged `demo`, and no installed plugin registers one: install a model "
+            "plugin (in the srzoo repository: pip install -e plugins/esrgan) or pass --recipe NAME"
+        )
+    return tagged[0]
+
+
+def offline_weights_fallback(recipe: Any, say: Callable[[str], None] = print) -> list[str]:
+    """Overrides setting `weights: none` on losses whose pretrained weights cannot be had (offline machines).
+
+    The convention (docs/plugins.md): a loss backed by downloaded weights takes a `weights` argument, and
+    `none` builds it randomly initialised. Only the demo and the CPU benchmarks use this fallback; a random
+    feature extractor is a weak perceptual loss, so the run says so.
     """
+    import inspect
+
     from srzoo.framework.build import build_loss
+    from srzoo.framework.registries import LOSSES
 
     overrides, verdicts = [], {}
     for i, phase in enumerate(recipe.phases):
         for j, loss in enumerate(phase.losses):
-            if loss.name != "perceptual" or loss.kwargs.get("weights", "imagenet") != "imagenet":
+            factory = LOSSES.get(loss.name)
+            if "weights" not in inspect.signature(factory).parameters or loss.kwargs.get("weights") == "none":
                 continue
-            vgg = str(loss.kwargs.get("vgg_type", "vgg19"))
-            if vgg not in verdicts:
+            key = (loss.name, repr(sorted(loss.kwargs.items())))
+            if key not in verdicts:
                 try:
-                    build_loss("perceptual", vgg_type=vgg, layer_weights={"conv1_1": 1.0}, weights="imagenet")
-                    verdicts[vgg] = True
+                    build_loss(loss.name, **loss.kwargs)
+                    verdicts[key] = True
                 except WeightsError as exc:
-                    verdicts[vgg] = False
-                    say(f"note: {exc}; phase {phase.name!r} uses a randomly initialised VGG perceptual loss")
-            if not verdicts[vgg]:
+                    verdicts[key] = False
+                    say(f"note: {exc}; phase {phase.name!r} uses a randomly initialised {loss.name!r} loss")
+            if not verdicts[key]:
                 overrides.append(f"phases.{i}.losses.{j}.kwargs.weights=none")
     return overrides
 
@@ -96,8 +123,8 @@ def prepare_output(output_dir: Path, overwrite: bool) -> None:
     (output_dir / MARKER).write_text("made by `srzoo demo`; --overwrite may delete this folder\n")
 
 
-def demo_recipe(output_dir: Path, overrides: Sequence[str], extra: Sequence[str] = ()) -> Any:
-    """esrgan_tiny_x4 on the demo's image folders (training set; the held-out photos validate)."""
+def demo_recipe(name: str, output_dir: Path, overrides: Sequence[str], extra: Sequence[str] = ()) -> Any:
+    """Recipe `name` on the demo's image folders (training set; the held-out photos validate)."""
     from srzoo.recipes.schema import load_recipe
 
     train_dir, holdout_dir = output_dir / "images" / "train", output_dir / "images" / "holdout"
@@ -107,7 +134,7 @@ def demo_recipe(output_dir: Path, overrides: Sequence[str], extra: Sequence[str]
         "data.val_max_images=0",
         "data.val_center_crop=256",
     ]
-    return load_recipe(RECIPE, [*DEMO_OVERRIDES, *data, *overrides, *extra])
+    return load_recipe(name, [*DEMO_OVERRIDES, *data, *overrides, *extra])
 
 
 def plan_iterations(
@@ -132,7 +159,7 @@ def plan_iterations(
 
 
 def bench_holdout(
-    run_dir: Path, holdout_dir: Path, output_dir: Path, phases: Sequence[str]
+    run_dir: Path, holdout_dir: Path, output_dir: Path, recipe: str, phases: Sequence[str]
 ) -> tuple[str, dict]:
     """Bicubic and each phase's generator on the held-out photos: results.md/.json and comparison.png."""
     from srzoo.eval.bench import run_bench
@@ -154,7 +181,7 @@ def bench_holdout(
         for result in report.results:
             label = "bicubic" if result.model == "bicubic" else phase
             folders[label] = save / result.model / result.set
-            result.model = label if label == "bicubic" else f"{RECIPE} {phase}"
+            result.model = label if label == "bicubic" else f"{recipe} {phase}"
             rows[label] = result
     merged = BenchReport(convention, list(rows.values()), ("psnr", "ssim"))
     merged.write_json(output_dir / "results.json")
@@ -181,13 +208,14 @@ def bench_holdout(
 
 def run_demo(
     output_dir: Path, *, overwrite: bool = False, minutes: float = 10.0, steps_scale: float | None = None,
-    overrides: Sequence[str] = (), say: Callable[[str], None] = print,
+    overrides: Sequence[str] = (), recipe_name: str | None = None, say: Callable[[str], None] = print,
 ) -> DemoResult:  # fmt: skip
-    """Train esrgan_tiny_x4 (both phases) on bundled photos within `minutes`, then bench held-out ones."""
+    """Train a recipe (default: the one tagged `demo`) on bundled photos within `minutes`, bench held-out ones."""
     from srzoo.train.loop import train
     from srzoo.train.options import TrainOptions
 
     start = time.perf_counter()
+    name = recipe_name or find_demo_recipe()
     output_dir = output_dir.resolve()
     prepare_output(output_dir, overwrite)
     write_images(output_dir / "images" / "train", TRAIN_IMAGES)
@@ -198,22 +226,29 @@ def run_demo(
         notes.append(message)
         say(message)
 
-    recipe = demo_recipe(output_dir, overrides)
-    fallback = perceptual_fallback(recipe, note)
-    recipe = demo_recipe(output_dir, overrides, fallback)
+    recipe = demo_recipe(name, output_dir, overrides)
+    fallback = offline_weights_fallback(recipe, note)
+    recipe = demo_recipe(name, output_dir, overrides, fallback)
     recipe = demo_recipe(
-        output_dir, overrides, [*fallback, *plan_iterations(recipe, start + 60 * minutes, steps_scale, say)]
+        name,
+        output_dir,
+        overrides,
+        [*fallback, *plan_iterations(recipe, start + 60 * minutes, steps_scale, say)],
     )
     say(f"training {recipe.name} ({', '.join(f'{p.name}: {p.iters} iterations' for p in recipe.phases)}) ...")
     result = train(recipe, TrainOptions(output_dir=output_dir / "run"))
     if result.status != "complete":
         raise InputError(f"demo training stopped ({result.status}); its files are in {output_dir / 'run'}")
     table, scores = bench_holdout(
-        output_dir / "run", output_dir / "images" / "holdout", output_dir, [p.name for p in recipe.phases]
+        output_dir / "run",
+        output_dir / "images" / "holdout",
+        output_dir,
+        name,
+        [p.name for p in recipe.phases],
     )
     seconds = time.perf_counter() - start
     iters = {p.name: p.iters for p in recipe.phases}
-    summary = {"seconds": seconds, "iterations": iters, "scores": scores, "notes": notes,
+    summary = {"recipe": name, "seconds": seconds, "iterations": iters, "scores": scores, "notes": notes,
                "holdout": list(HOLDOUT_IMAGES), "train": list(TRAIN_IMAGES)}  # fmt: skip
     with atomic_write(output_dir / "demo.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -144,6 +144,7 @@ class Recipe:
     generator: ModelSpec
     discriminator: ModelSpec | None = None
     description: str = ""
+    tags: list[str] = field(default_factory=list)  # e.g. "demo": the recipe `srzoo demo` trains by default
     scale: int = 4
     seed: int = 0
     output_dir: str | None = None
