@@ -8,33 +8,31 @@ from collections.abc import Sequence
 from srzoo.report._html import esc
 
 COLOURS = ("#0b62c4", "#d1495b", "#2a9d8f", "#e9a23b", "#6a4c93", "#5f6b76", "#8ab17d", "#c2185b")
-_PAD_L, _PAD_R, _PAD_T, _PAD_B = 52, 12, 24, 30
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 62, 12, 24, 30
 Series = tuple[str, Sequence[float], Sequence[float]]  # (label, xs, ys)
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi] (1, 2 or 5 times a power of ten apart)."""
+    """Round tick values from at or below `lo` to at or above `hi` (1, 2 or 5 times a power of ten apart)."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return []
     if hi <= lo:
-        hi = lo + (abs(lo) or 1.0) * 0.1
+        lo, hi = lo - (abs(lo) or 1.0) * 0.05, hi + (abs(hi) or 1.0) * 0.05
     raw = (hi - lo) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.floor(lo / step) * step
-    ticks, t = [], first
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 12))
-        t += step
-    return ticks if len(ticks) >= 2 else [lo, hi]
+    first, last = math.floor(lo / step), math.ceil(hi / step)
+    return [round(i * step, 12) for i in range(first, last + 1)]
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float, step: float) -> str:
+    """A tick label with as many decimals as the tick spacing needs."""
     if v == 0:
         return "0"
-    if abs(v) >= 1e4 or abs(v) < 1e-3:
-        return f"{v:.1e}"
-    return f"{v:.4g}"
+    if abs(v) >= 1e5 or abs(v) < 1e-3:
+        return f"{v:.2g}"
+    decimals = min(6, max(0, -math.floor(math.log10(step)))) if step > 0 else 3
+    return f"{v:.{decimals}f}"
 
 
 def line_chart(
@@ -59,6 +57,7 @@ def line_chart(
         x0, x1 = x0 - 0.5, x0 + 0.5
     xt, yt = nice_ticks(x0, x1), nice_ticks(min(ys_all), max(ys_all))
     y0, y1 = yt[0], yt[-1]
+    xstep, ystep = xt[1] - xt[0], yt[1] - yt[0]
     pw, ph = width - _PAD_L - _PAD_R, height - _PAD_T - _PAD_B
 
     def sx(x: float) -> float:
@@ -69,10 +68,10 @@ def line_chart(
 
     for t in yt:
         out.append(f'<line class="grid" x1="{_PAD_L}" x2="{_PAD_L + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}"/>')
-        out.append(f'<text x="{_PAD_L - 4}" y="{sy(t) + 3:.1f}" text-anchor="end">{_fmt(t)}</text>')
+        out.append(f'<text x="{_PAD_L - 4}" y="{sy(t) + 3:.1f}" text-anchor="end">{_fmt(t, ystep)}</text>')
     for t in xt:
         if x0 <= t <= x1:
-            out.append(f'<text x="{sx(t):.1f}" y="{_PAD_T + ph + 13}" text-anchor="middle">{_fmt(t)}</text>')
+            out.append(f'<text x="{sx(t):.1f}" y="{_PAD_T + ph + 13}" text-anchor="middle">{_fmt(t, xstep)}</text>')
     out.append(f'<text x="{_PAD_L + pw}" y="{height - 3}" text-anchor="end">{esc(x_label)}</text>')
     out.append(
         f'<polyline class="axis" fill="none" points="{_PAD_L},{_PAD_T} {_PAD_L},{_PAD_T + ph} '

@@ -232,9 +232,13 @@ class Session:
             return
         self.validated_at = step
         if self.main:
+            from srzoo.train.samples import save_samples
+
+            samples: list[Any] = []  # crops of the first validation images, for `srzoo report`
             metrics, grid = validate(
-                phase.export_module(self.accelerator), self.val_sets, phase.val_losses(), self.device
+                phase.export_module(self.accelerator), self.val_sets, phase.val_losses(), self.device, samples
             )
+            save_samples(self.output_dir, step, phase.spec.name, samples)
             self.metrics.write(step, phase.spec.name, metrics)
             if grid is not None:
                 self.metrics.image("val/grid", grid, step)

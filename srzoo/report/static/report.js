@@ -78,10 +78,25 @@
     this.dragPan(this.slider, function () { return self.zoom(); });
     this.tiles.forEach(function (vp) { self.dragPan(vp, function () { return self.tileZoom(vp); }); });
     this.dragOverview();
-    var W = this.slider.clientWidth;
-    this.slider.style.height = Math.round(clamp(W * this.h / this.w, 160, 480)) + "px";
     this.choose();
   }
+
+  // The slider view is as large as the zoomed image, within MAX_W x MAX_H and the width the page allows.
+  var MAX_W = 640, MAX_H = 480;
+  Compare.prototype.fitSlider = function () {
+    var avail = Math.max(160, Math.min(MAX_W, this.root.clientWidth - 200));
+    var v = this.selZ.value, W, H;
+    if (v === "fit") {
+      var k = Math.min(avail / this.w, MAX_H / this.h);
+      W = this.w * k;
+      H = this.h * k;
+    } else {
+      W = Math.min(avail, this.w * +v);
+      H = Math.min(MAX_H, this.h * +v);
+    }
+    this.slider.style.width = Math.round(Math.max(W, 96)) + "px";
+    this.slider.style.height = Math.round(Math.max(H, 96)) + "px";
+  };
 
   Compare.prototype.zoom = function () {
     var v = this.selZ.value;
@@ -105,6 +120,7 @@
   };
 
   Compare.prototype.update = function () {
+    this.fitSlider();
     var self = this, W = this.slider.clientWidth, H = this.slider.clientHeight, z = this.zoom();
     this.cx = clamp(this.cx, 0, this.w);
     this.cy = clamp(this.cy, 0, this.h);
