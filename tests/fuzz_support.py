@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 from hypothesis import HealthCheck, settings
+from torch import nn
 
 import srzoo
 
@@ -63,3 +66,34 @@ def outcome(
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+# -- a core-only arch with parameters (no plugin needed) ---------------------------------------------------------
+def _fuzz_kwargs(sd: dict[str, torch.Tensor]) -> dict[str, Any]:
+    return {"scale": 2, "width": int(sd["body.0.weight"].shape[0])}
+
+
+@srzoo.describe_arch(
+    capabilities=srzoo.Capabilities(scales=None, in_channels=3, out_channels=3, license="MIT"),
+    infer_kwargs=_fuzz_kwargs,
+)
+class FuzzNet(nn.Module):
+    """Nearest upscaling plus a residual two-conv body: enough parameters and buffers to break."""
+
+    def __init__(self, scale: int = 2, width: int = 4) -> None:
+        super().__init__()
+        self.scale = scale
+        self.body = nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, 3, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        up = nn.functional.interpolate(x, scale_factor=self.scale, mode="nearest")
+        return up + self.body(up)
+
+
+@contextmanager
+def registered_arch(name: str = "fuzznet") -> Iterator[str]:
+    srzoo.ARCHS.register(name, FuzzNet)
+    try:
+        yield name
+    finally:
+        srzoo.ARCHS.unregister(name)

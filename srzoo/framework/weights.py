@@ -37,10 +37,21 @@ class WeightsFile:
     def srzoo_meta(self) -> dict[str, Any]:
         """arch / kwargs / scale recorded by srzoo exports (empty for foreign files)."""
         meta: dict[str, Any] = {}
+        expected = {"kwargs": dict, "scale": int, "extra": dict}
         for key, value in self.metadata.items():
             if key.startswith(META_PREFIX):
                 name = key[len(META_PREFIX) :]
-                meta[name] = json.loads(value) if name in ("kwargs", "scale", "extra") else value
+                meta[name] = value
+                if name in expected:
+                    try:
+                        meta[name] = json.loads(value)
+                    except ValueError:
+                        meta[name] = None
+                    if type(meta[name]) is not expected[name]:
+                        raise WeightsError(
+                            f"{self.path or 'weights'}: damaged srzoo metadata {key} = {value[:40]!r}; "
+                            "the file is damaged; export it again"
+                        )
         return meta
 
 
@@ -53,7 +64,28 @@ def _tensor_dict(obj: Any, where: Path) -> StateDict:
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise WeightsError(f"{where} holds no tensors under any of the keys {', '.join(_CONTAINER_KEYS)}")
+    odd = [k for k in tensors if not isinstance(k, str)]
+    if odd:
+        raise WeightsError(f"{where} is not a state dict: its keys include {odd[0]!r}, not a parameter name")
     return tensors
+
+
+def check_finite(sd: StateDict, where: Path) -> StateDict:
+    """Refuse NaN/Inf in floating tensors: they come from a diverged run or a damaged file, never a usable net."""
+    for key, value in sd.items():
+        if value.is_floating_point() or value.is_complex():
+            bad = int(value.numel() - torch.isfinite(value).sum())
+            if bad:
+                raise WeightsError(
+                    f"{where}: tensor {key!r} holds {bad} non-finite value{'s' if bad > 1 else ''} (NaN/Inf); "
+                    "the file is damaged or from a diverged run — use an earlier checkpoint or export"
+                )
+    return sd
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def strip_prefixes(sd: StateDict) -> StateDict:
@@ -89,23 +121,30 @@ def load_weights_file(path: str | Path) -> WeightsFile:
             f"refused to load {path}: it needs unsafe unpickling ({reason[:160]}); "
             "only tensors and plain containers are accepted — convert it to safetensors with trusted code"
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise WeightsError(f"cannot read weights file {path}: {str(exc).splitlines()[0][:200]}") from None
-    return WeightsFile(strip_prefixes(_tensor_dict(obj, path)), path, sha256=sha256_file(path))
+    except MemoryError:
+        raise
+    except (
+        Exception
+    ) as exc:  # a damaged zip or pickle stream surfaces as any type (IndexError, struct.error ...)
+        raise WeightsError(f"cannot read weights file {path}: {_reason(exc)}") from None
+    sd = check_finite(strip_prefixes(_tensor_dict(obj, path)), path)
+    return WeightsFile(sd, path, sha256=sha256_file(path))
 
 
 def _load_safetensors(path: Path) -> WeightsFile:
-    from safetensors import SafetensorError, safe_open
+    from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = dict(f.metadata() or {})
             sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError) as exc:
-        raise WeightsError(f"cannot read safetensors file {path}: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # SafetensorError, or what a damaged header makes torch raise
+        raise WeightsError(f"cannot read safetensors file {path}: {_reason(exc)}") from None
     if not sd:
         raise WeightsError(f"{path} holds no tensors")
-    return WeightsFile(strip_prefixes(sd), path, metadata, sha256=sha256_file(path))
+    return WeightsFile(check_finite(strip_prefixes(sd), path), path, metadata, sha256=sha256_file(path))
 
 
 def split_tag(ref: str) -> tuple[str, str | None]:

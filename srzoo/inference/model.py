@@ -17,8 +17,8 @@ from srzoo.framework.weights import WeightsFile, resolve_weights
 from srzoo.inference.cpu_kernels import CpuConv
 from srzoo.inference.cpu_kernels import check_choice as check_cpu_conv
 from srzoo.inference.fastpath import fuse_for_inference
-from srzoo.inference.precision import require as require_precision
 from srzoo.inference.kernel_choice import resolve as resolve_cpu_conv
+from srzoo.inference.precision import require as require_precision
 
 Precision = Literal["fp32", "fp16", "bf16"]
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -151,9 +151,16 @@ def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
         for k, v in own.items()
         if k in sd and sd[k].shape != v.shape
     ]
-    if missing or unexpected or shapes:
+    # An integer or bool tensor where the net has a float one is not a weight cast away by an export.
+    dtypes = [
+        f"{k} {sd[k].dtype}"
+        for k, v in own.items()
+        if k in sd and v.is_floating_point() and not sd[k].is_floating_point()
+    ]
+    if missing or unexpected or shapes or dtypes:
         parts = []
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
+        labels = ("missing", "unexpected", "shape mismatch", "not floating point")
+        for label, items in zip(labels, (missing, unexpected, shapes, dtypes)):
             if items:
                 parts.append(f"{label} {len(items)}: {', '.join(items[:4])}{' …' if len(items) > 4 else ''}")
         raise WeightsError(f"weights do not fit {what}: {'; '.join(parts)}")
