@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="also write the JSON results to this file")
     p.add_argument("--save-images", action="store_true", help="save SR outputs as PNG under OUT_DIR/images")
     p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="also write DIR/index.html: sortable scores and a zoomable comparison per image (offline page)",
+    )
+    p.add_argument(
         "--show", type=int, default=0, metavar="N", help="list (and figure) the N best and worst images"
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
@@ -88,6 +93,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--save-images needs --out-dir DIR (images go to DIR/images/<model>/<set>/)")
     if args.show < 0:
         raise ConfigError(f"--show must be >= 0, got {args.show}")
+    if args.report and args.no_baseline:
+        raise ConfigError("--report always shows the bicubic row; drop --no-baseline")
+    report_dir = Path(args.report) if args.report else None
+    save_dir = out_dir / "images" if args.save_images and out_dir else None
+    if save_dir is None and report_dir is not None:
+        save_dir = report_dir / "images"  # the page's own image folder: SR outputs are written once
     device = resolve_device(args.device)
     model = load_bench_model(
         args.arch,
@@ -106,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         metrics=metrics,
         tile=args.tile,
         overlap=args.tile_overlap,
-        save_images_dir=out_dir / "images" if args.save_images and out_dir else None,
+        save_images_dir=save_dir,
         figures_dir=out_dir / "figures" if out_dir else None,
         show=args.show,
         device=device,
@@ -121,4 +132,14 @@ def run(args: argparse.Namespace) -> int:
         report.write_markdown(out_dir / "results.md")
     if args.json:
         report.write_json(args.json)
+    if report_dir is not None and save_dir is not None:
+        from srzoo.data.sets import open_eval_set
+        from srzoo.report import model_images, reference_images, write_bench_page
+
+        images = model_images(report, {m: save_dir / m for m in report.models})
+        scale = report.convention["scale"]
+        evalsets = [open_eval_set(s, scale, root=args.data_root) for s in sets]
+        images |= reference_images(evalsets, report_dir / "images")
+        page = write_bench_page(report, report_dir, images)
+        print(f"report: {page}", file=sys.stderr)
     return 0

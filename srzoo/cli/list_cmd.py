@@ -77,7 +77,7 @@ def _plugins() -> int:
 
 
 def _weights(pattern: str) -> int:
-    """Zoo weight tags (`arch.tag`), their scale, license and source URL."""
+    """Zoo weight tags (`arch.tag`), their scale, license, source URL and published metrics, if any."""
     from srzoo.framework.registries import ARCHS, arch_info
 
     for name in ARCHS.names():
@@ -89,5 +89,7 @@ def _weights(pattern: str) -> int:
             tag = f"{name}.{entry.tag}"
             if _match(tag, pattern) or _match(name, pattern):
                 default = " (default)" if i == 0 else ""
-                print(f"{tag}{default}  x{entry.scale}  {entry.license}  {entry.url}")
+                published = "  ".join(f"{k}={v:g}" for k, v in entry.metrics.items())
+                published = f"  published: {published}" if published else ""
+                print(f"{tag}{default}  x{entry.scale}  {entry.license}  {entry.url}{published}")
     return 0

@@ -42,6 +42,7 @@ class PretrainedWeights:
     kwargs: Mapping[str, Any] = field(default_factory=dict)  # constructor kwargs (without scale)
     license: str = "unknown"
     description: str = ""
+    # scores its authors published (e.g. {"set5_psnr_y": 32.73}); `srzoo list weights` shows them
     metrics: Mapping[str, float] = field(default_factory=dict)
     filename: str | None = None  # cache file name; default: last URL component
 
