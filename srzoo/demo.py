@@ -203,7 +203,27 @@ def bench_holdout(
     comparison_figure(
         figure, output_dir / "comparison.png", title="srzoo demo: x4 on held-out photos (PSNR-Y)"
     )
+    write_report(run_dir, holdout_dir, output_dir, recipe, merged, folders, rows)
     return table, {r.model: {"psnr": r.mean("psnr"), "ssim": r.mean("ssim")} for r in rows.values()}
+
+
+def write_report(
+    run_dir: Path, holdout_dir: Path, output_dir: Path, recipe: str, merged: Any, folders: dict, rows: dict
+) -> Path:
+    """output_dir/report/index.html: the run's curves and validation crops, then the holdout comparisons."""
+    from srzoo.data.sets import open_eval_set
+    from srzoo.report import reference_images, write_run_page
+
+    images = {
+        (r.model, r.set, i.name): folders[label] / f"{i.name}.png"
+        for label, r in rows.items()
+        for i in r.images
+    }
+    holdout = open_eval_set(str(holdout_dir), merged.convention["scale"])  # modcropped HR, as benched
+    images |= reference_images([holdout], output_dir / "report" / "images")
+    return write_run_page(
+        run_dir, output_dir / "report", bench=(merged, images), title=f"srzoo demo: {recipe}"
+    )
 
 
 def run_demo(
@@ -246,6 +266,7 @@ def run_demo(
         name,
         [p.name for p in recipe.phases],
     )
+    say(f"report: {output_dir / 'report' / 'index.html'} (open it in a browser)")
     seconds = time.perf_counter() - start
     iters = {p.name: p.iters for p in recipe.phases}
     summary = {"recipe": name, "seconds": seconds, "iterations": iters, "scores": scores, "notes": notes,
