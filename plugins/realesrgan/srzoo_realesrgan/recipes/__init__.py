@@ -1,0 +1,1 @@
+"""Recipes the realesrgan plugin registers (YAML files; `registry/` at the repo root links to them)."""
