@@ -1,4 +1,4 @@
-"""Export: ONNX parity at a dynamic size, safetensors round trip, BasicSR .pth for spandrel/Real-ESRGAN."""
+"""Export: ONNX parity at a dynamic size, safetensors round trip, BasicSR .pth (spandrel parity: the esrgan plugin)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,14 @@ from srzoo.cli import main
 from srzoo.errors import ConfigError, InputError
 from srzoo.framework.weights import load_weights_file
 from srzoo.inference.export import ONNX_TOLERANCE, export_model
-from tests.test_infer_support import tiny_rrdbnet_file
-
-# spandrel infers RRDBNet's growth channels as 32, so the spandrel checks use that growth.
-SPANDREL_TINY = {"num_grow": 32}
+from tests.test_infer_support import tiny_net_file
+from tests.toy import TOY_ARCH
 
 
 def test_onnx_dynamic_size_matches_pytorch(tmp_path: Path) -> None:
-    """x2 RRDBNet (sides must be even): traced at one size, checked at another, then run at a third."""
+    """x2 toy_sr (sides must be even): traced at one size, checked at another, then run at a third."""
     ort = pytest.importorskip("onnxruntime")
-    model = load_model(tiny_rrdbnet_file(tmp_path, 2), fast=False)
+    model = load_model(tiny_net_file(tmp_path, 2), fast=False)
     report = export_model(model, out := tmp_path / "m.onnx", "onnx")
     assert report.max_abs_diff is not None and report.max_abs_diff <= ONNX_TOLERANCE
     assert report.checked_shape == (1, 3, 24, 56) and "max abs diff" in report.summary()
@@ -33,7 +31,7 @@ def test_onnx_dynamic_size_matches_pytorch(tmp_path: Path) -> None:
     assert float(np.abs(got - model(x).numpy()).max()) <= ONNX_TOLERANCE
     meta = {p.key: p.value for p in __import__("onnx").load(str(out)).metadata_props}
     assert (
-        meta["srzoo.scale"] == "2" and meta["srzoo.size_multiple"] == "2" and meta["srzoo.arch"] == "rrdbnet"
+        meta["srzoo.scale"] == "2" and meta["srzoo.size_multiple"] == "2" and meta["srzoo.arch"] == TOY_ARCH
     )
 
 
@@ -47,42 +45,19 @@ def test_onnx_that_bakes_its_size_is_refused(tmp_path: Path) -> None:
 
 
 def test_safetensors_export_round_trips(tmp_path: Path) -> None:
-    src = tiny_rrdbnet_file(tmp_path, 4)
+    src = tiny_net_file(tmp_path, 4)
     model = load_model(src, fast=False)
     export_model(model, out := tmp_path / "copy.safetensors", "safetensors")
     again = load_model(out, fast=False)
-    assert again.card.arch == "rrdbnet" and again.card.kwargs == model.card.kwargs
+    assert again.card.arch == TOY_ARCH and again.card.kwargs == model.card.kwargs
     x = torch.rand(1, 3, 10, 12)
     assert torch.equal(again(x), model(x))
     with pytest.raises(InputError, match="--overwrite"):
         export_model(model, out, "safetensors")
 
 
-def test_basicsr_pth_loads_in_spandrel_and_realesrgan_style(tmp_path: Path) -> None:
-    spandrel = pytest.importorskip("spandrel")
-    from srzoo_esrgan.rrdbnet import RRDBNet
-
-    model = load_model(tiny_rrdbnet_file(tmp_path, 4, **SPANDREL_TINY), fast=False)
-    export_model(model, pth := tmp_path / "net.pth", "basicsr")
-    export_model(model, st := tmp_path / "net.safetensors", "safetensors")
-    x = torch.rand(1, 3, 12, 14)
-    want = model(x)
-    for path in (pth, st):
-        desc = spandrel.ModelLoader().load_from_file(str(path))
-        assert desc.architecture.id == "ESRGAN" and desc.scale == 4
-        with torch.no_grad():
-            got = desc.model.eval()(x).clamp(0, 1)
-        assert float((got - want).abs().max()) < 1e-6, path
-    # Real-ESRGAN: torch.load(...)['params'] into its RRDBNet(num_feat, num_block, num_grow_ch), strict
-    params = torch.load(pth, map_location="cpu", weights_only=True)["params"]
-    net = RRDBNet(scale=4, num_feat=8, num_blocks=1, num_grow=32)
-    net.load_state_dict(params, strict=True)
-    with torch.no_grad():
-        assert float((net.eval()(x).clamp(0, 1) - want).abs().max()) < 1e-6
-
-
 def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    src = tiny_rrdbnet_file(tmp_path, 4)
+    src = tiny_net_file(tmp_path, 4)
     assert main(["export", "--model", str(src), "--format", "basicsr", str(tmp_path / "o.pth")]) == 0
     assert "wrote" in capsys.readouterr().out
     assert set(load_weights_file(tmp_path / "o.pth").state_dict) == set(load_weights_file(src).state_dict)

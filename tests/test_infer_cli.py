@@ -20,7 +20,7 @@ from tests.test_infer_support import (
     digest,
     registered,
     smooth_rgb,
-    tiny_rrdbnet_file,
+    tiny_net_file,
 )
 
 BICUBIC = ["--arch", "bicubic", "--scale", "2"]
@@ -163,11 +163,11 @@ def test_unreadable_file(
 
 def test_weights_of_another_arch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = png(tmp_path / "a.png")
-    weights = tiny_rrdbnet_file(tmp_path, 2)
+    weights = tiny_net_file(tmp_path, 2)
     with registered("ctx_cli", ContextNet):
         code, _, err = infer(capsys, str(src), "--model", str(weights), "--arch", "ctx_cli")
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
-    assert "holds weights of arch 'rrdbnet', not 'ctx_cli'" in err
+    assert "holds weights of arch 'toy_sr', not 'ctx_cli'" in err
     assert not (tmp_path / "a_sr.png").exists()
 
 
@@ -220,7 +220,7 @@ def test_fast_path_opt_outs_and_the_kernel_in_the_summary(
     from srzoo.inference import cpu_kernels as cpu_conv
 
     src = png(tmp_path / "a.png", 20, 24)
-    model = ["--model", str(tiny_rrdbnet_file(tmp_path, 4)), "--device", "cpu", "--overwrite"]
+    model = ["--model", str(tiny_net_file(tmp_path, 4)), "--device", "cpu", "--overwrite"]
     outputs = {}
     for flags, kernel in [
         ((), "onednn"),

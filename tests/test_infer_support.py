@@ -12,19 +12,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srzoo.framework.build import build_arch
 from srzoo.framework.descriptors import Capabilities, describe_arch
 from srzoo.framework.registries import ARCHS
 from srzoo.framework.weights import save_weights
+from tests.toy import TOY_ARCH, TOY_TINY
 
-TINY = {"num_feat": 8, "num_grow": 4, "num_blocks": 1}
+TINY = TOY_TINY
 
 
-def tiny_rrdbnet(scale: int = 4, seed: int = 0, **overrides: int) -> nn.Module:
-    """A 1-block RRDBNet whose output is input-dependent and mostly inside [0, 1] (not clamped flat)."""
-    from srzoo_esrgan.rrdbnet import RRDBNet
-
+def tiny_net(scale: int = 4, seed: int = 0, **overrides: int) -> nn.Module:
+    """A 1-block toy_sr net whose output is input-dependent and mostly inside [0, 1] (not clamped flat)."""
     torch.manual_seed(seed)
-    net = RRDBNet(scale=scale, **{**TINY, **overrides})
+    net = build_arch(TOY_ARCH, scale=scale, **{**TINY, **overrides})
     with torch.no_grad():
         # Default init shrinks the signal through the trunk; Kaiming keeps it, so seams would show.
         for name, mod in net.named_modules():
@@ -36,13 +36,13 @@ def tiny_rrdbnet(scale: int = 4, seed: int = 0, **overrides: int) -> nn.Module:
     return net.eval()
 
 
-def tiny_rrdbnet_file(
+def tiny_net_file(
     folder: Path, scale: int = 4, seed: int = 0, name: str | None = None, **overrides: int
 ) -> Path:
-    """Save a tiny RRDBNet as srzoo safetensors (arch rrdbnet, kwargs recorded)."""
-    net = tiny_rrdbnet(scale, seed, **overrides)
-    path = folder / (name or f"rrdb_x{scale}_s{seed}.safetensors")
-    save_weights(path, net.state_dict(), arch="rrdbnet", kwargs={**TINY, **overrides}, scale=scale)
+    """Save a tiny toy_sr net as srzoo safetensors (arch and kwargs recorded)."""
+    net = tiny_net(scale, seed, **overrides)
+    path = folder / (name or f"toy_x{scale}_s{seed}.safetensors")
+    save_weights(path, net.state_dict(), arch=TOY_ARCH, kwargs={**TINY, **overrides}, scale=scale)
     return path
 
 

@@ -17,7 +17,7 @@ from srzoo import load_model
 from srzoo.errors import ConfigError
 from srzoo.inference.runner import TileStats, choose_tile, tile_starts, upscale
 from srzoo.inference.tiling import _weights
-from tests.test_infer_support import TINY, ContextNet, context_net_file, registered, tiny_rrdbnet_file
+from tests.test_infer_support import TINY, ContextNet, context_net_file, registered, tiny_net_file
 
 ONE_LEVEL = 1 / 255
 
@@ -46,9 +46,9 @@ def test_blend_weights_sum_to_one_between_neighbours() -> None:
 @pytest.mark.parametrize(
     ("scale", "size", "tile"), [(4, (45, 71), 40), (2, (87, 123), 72), (1, (61, 150), 132)]
 )
-def test_rrdbnet_tiled_equals_untiled(tmp_path: Path, scale: int, size: tuple[int, int], tile: int) -> None:
+def test_tiled_equals_untiled(tmp_path: Path, scale: int, size: tuple[int, int], tile: int) -> None:
     """Overlap 16 (counted in the arch's coarse pixels for x2/x1, whose sides must be multiples of 2/4)."""
-    model = load_model(tiny_rrdbnet_file(tmp_path, scale))
+    model = load_model(tiny_net_file(tmp_path, scale))
     x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(scale))
     ref = upscale(model, x, tile=None)
     stats = TileStats()
@@ -72,7 +72,7 @@ def test_context_arch_seams_need_the_overlap(tmp_path: Path) -> None:
 
 
 def test_batched_tiles_equal_one_by_one(tmp_path: Path) -> None:
-    model = load_model(tiny_rrdbnet_file(tmp_path, 4))
+    model = load_model(tiny_net_file(tmp_path, 4))
     x = torch.rand(1, 3, 40, 56)
     stats = TileStats()
     one = upscale(model, x, tile=32, overlap=8, batch=1)
@@ -107,7 +107,7 @@ def test_out_of_memory_halves_the_tile(tmp_path: Path) -> None:
 def test_auto_tile_follows_free_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import psutil
 
-    model = load_model(tiny_rrdbnet_file(tmp_path, 4))
+    model = load_model(tiny_net_file(tmp_path, 4))
     assert choose_tile(model, 64, 64) is None  # fits: no tiling
     real = psutil.virtual_memory()
     monkeypatch.setattr(psutil, "virtual_memory", lambda: real._replace(available=8 << 30))
@@ -118,13 +118,13 @@ def test_auto_tile_follows_free_memory(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_tile_smaller_than_overlap_is_a_clear_error(tmp_path: Path) -> None:
-    model = load_model(tiny_rrdbnet_file(tmp_path, 2))
+    model = load_model(tiny_net_file(tmp_path, 2))
     with pytest.raises(ConfigError, match=r"too small for overlap 16 .*--tile >= 66"):
         upscale(model, torch.rand(1, 3, 80, 80), tile=40, overlap=16)
 
 
 def test_one_pixel_image_through_a_multiple_of_four_arch(tmp_path: Path) -> None:
-    model = load_model(tiny_rrdbnet_file(tmp_path, 1))  # rrdbnet x1 needs sides divisible by 4
+    model = load_model(tiny_net_file(tmp_path, 1))  # toy_sr x1 needs sides divisible by 4
     out = upscale(model, torch.full((1, 3, 1, 1), 0.25))
     assert out.shape == (1, 3, 1, 1) and torch.isfinite(out).all()
 
@@ -169,8 +169,8 @@ def test_2000px_x4_on_cpu_stays_under_3gb(tmp_path: Path) -> None:
 def test_cuda_tiles_keep_every_feature_map_under_two_to_the_31_elements(tmp_path: Path) -> None:
     from srzoo.inference.tiling import largest_map_side
 
-    model = load_model(tiny_rrdbnet_file(tmp_path, 4))
-    feat = TINY["num_feat"]  # the largest map is conv_hr's: num_feat channels at 4x the LR side
+    model = load_model(tiny_net_file(tmp_path, 4))
+    feat = TINY["num_feat"]  # the largest map: num_feat channels at 4x the LR side (conv_up before its shuffle)
     side = largest_map_side(model)
     assert side == int(math.sqrt((2**31 - 1) / (feat * 16)))
     assert feat * (4 * side) ** 2 < 2**31 <= feat * (4 * (side + 1)) ** 2

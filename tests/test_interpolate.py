@@ -18,14 +18,15 @@ from tests.test_infer_support import (
     context_net_file,
     registered,
     smooth_rgb,
-    tiny_rrdbnet,
-    tiny_rrdbnet_file,
+    tiny_net,
+    tiny_net_file,
 )
+from tests.toy import TOY_ARCH
 
 
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Path, Path]:
-    return tiny_rrdbnet_file(tmp_path, 4, seed=1, name="psnr.safetensors"), tiny_rrdbnet_file(
+    return tiny_net_file(tmp_path, 4, seed=1, name="psnr.safetensors"), tiny_net_file(
         tmp_path, 4, seed=2, name="gan.safetensors"
     )
 
@@ -57,22 +58,22 @@ def test_blend_is_the_formula_and_metadata_records_it(tmp_path: Path, pair: tupl
         and record["psnr_model"] == str(pair[0])
         and record["gan_model"] == str(pair[1])
     )
-    assert record["psnr_sha256"] and record["gan_sha256"] and meta["arch"] == "rrdbnet" and meta["scale"] == 4
+    assert record["psnr_sha256"] and record["gan_sha256"] and meta["arch"] == TOY_ARCH and meta["scale"] == 4
 
 
 def test_foreign_basicsr_files_blend_too(tmp_path: Path) -> None:
-    save_basicsr(a := tmp_path / "a.pth", tiny_rrdbnet(4, seed=1).state_dict())
-    save_basicsr(b := tmp_path / "b.pth", tiny_rrdbnet(4, seed=2).state_dict())
-    out = save_interpolation(tmp_path / "ab.safetensors", a, b, 0.5, arch="rrdbnet")
+    save_basicsr(a := tmp_path / "a.pth", tiny_net(4, seed=1).state_dict())
+    save_basicsr(b := tmp_path / "b.pth", tiny_net(4, seed=2).state_dict())
+    out = save_interpolation(tmp_path / "ab.safetensors", a, b, 0.5, arch=TOY_ARCH)
     assert load_model(out).card.kwargs["num_feat"] == 8
 
 
 def test_other_arch_or_size_is_a_clear_error(tmp_path: Path, pair: tuple[Path, Path]) -> None:
-    wider = tiny_rrdbnet_file(tmp_path, 4, seed=3, name="wide.safetensors", num_feat=12)
+    wider = tiny_net_file(tmp_path, 4, seed=3, name="wide.safetensors", num_feat=12)
     with pytest.raises(WeightsError, match=r"same arch, scale and size"):
         save_interpolation(tmp_path / "x.safetensors", pair[0], wider, 0.5)
-    x2 = tiny_rrdbnet_file(tmp_path, 2, seed=3)
-    with pytest.raises(WeightsError, match=r"rrdbnet x4 .*rrdbnet x2"):
+    x2 = tiny_net_file(tmp_path, 2, seed=3)
+    with pytest.raises(WeightsError, match=r"toy_sr x4 .*toy_sr x2"):
         save_interpolation(tmp_path / "x.safetensors", pair[0], x2, 0.5)
     with registered("ctx_interp", ContextNet):
         other = context_net_file(tmp_path, "ctx_interp", scale=4)

@@ -25,11 +25,11 @@ def test_listing_does_not_import_plugins() -> None:
         """
         import sys, srzoo
         names = srzoo.list_archs()
-        assert "rrdbnet" in names, names
-        assert "srzoo_esrgan.rrdbnet" not in sys.modules
-        srzoo.build_arch("rrdbnet", scale=4, num_blocks=1, num_feat=8, num_grow=4)
-        assert "srzoo_esrgan.rrdbnet" in sys.modules
-        assert "srzoo_esrgan.discriminator" not in sys.modules
+        assert "toy_sr" in names, names
+        assert "srzoo_toy.archs" not in sys.modules
+        srzoo.build_arch("toy_sr", scale=4, num_blocks=1, num_feat=8, num_grow=4)
+        assert "srzoo_toy.archs" in sys.modules
+        assert "srzoo_toy.losses" not in sys.modules
         print("lazy-ok")
         """
     )
@@ -39,15 +39,15 @@ def test_listing_does_not_import_plugins() -> None:
 
 def test_unknown_name_suggests_close_matches() -> None:
     with pytest.raises(UnknownNameError) as info:
-        srzoo.build_arch("rrdbnett")
+        srzoo.build_arch("toy_srr")
     message = str(info.value)
-    assert "unknown arch 'rrdbnett' — did you mean 'rrdbnet'?" in message
+    assert "unknown arch 'toy_srr' — did you mean 'toy_sr'?" in message
     assert "bicubic" in message  # the available names are listed
 
 
 def test_unknown_constructor_argument_is_an_error_with_suggestion() -> None:
     with pytest.raises(srzoo.ConfigError, match="unknown argument 'num_blok'.*did you mean 'num_blocks'"):
-        srzoo.build_arch("rrdbnet", num_blok=2)
+        srzoo.build_arch("toy_sr", num_blok=2)
 
 
 def test_broken_plugin_is_isolated_and_reported(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_broken_plugin_is_isolated_and_reported(tmp_path: Path) -> None:
     )
     listing = run_cli(["list", "archs"], root)
     assert listing.returncode == 0, listing.stderr
-    assert "broken" in listing.stdout and "rrdbnet" in listing.stdout
+    assert "broken" in listing.stdout and "toy_sr" in listing.stdout
     plugins = run_cli(["list", "plugins"], root)
     assert plugins.returncode == 0
     assert "broken [FAILED: ImportError: needs libfoo >= 2, which is not installed]" in plugins.stdout
@@ -113,7 +113,7 @@ def test_disable_autoload_keeps_core_only() -> None:
         """
         import srzoo
         try:
-            srzoo.build_arch("rrdbnet")
+            srzoo.build_arch("toy_sr")
         except srzoo.UnknownNameError as exc:
             print(exc)
         """,
@@ -128,7 +128,7 @@ def test_list_cli_names_each_providing_distribution(capsys: pytest.CaptureFixtur
     assert main(["list", "archs"]) == 0
     lines = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
     assert lines["bicubic"] == "srzoo"
-    assert lines["rrdbnet"] == "srzoo-esrgan"
+    assert lines["toy_sr"] == "srzoo-toy"
     assert main(["list", "plugins"]) == 0
     out = capsys.readouterr().out
-    assert "srzoo-esrgan 0.1.0" in out and "FAILED" not in out
+    assert "srzoo-toy 1.0" in out and "FAILED" not in out

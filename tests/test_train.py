@@ -15,16 +15,17 @@ from srzoo.errors import ConfigError
 from srzoo.framework.registries import LOSSES
 from srzoo.framework.weights import load_weights_file
 from srzoo.recipes.schema import load_recipe
-from srzoo.testing.training import tiny_recipe, write_recipe
+from srzoo.testing.training import write_recipe
 from srzoo.train.loop import train
 from srzoo.train.options import TrainOptions
 from srzoo.train.session import TrainingError
+from tests.toy import TOY_ARCH, toy_recipe
 
 
 @pytest.fixture(scope="module")
 def recipe_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
-    return write_recipe(root / "tiny.yaml", tiny_recipe(root))
+    return write_recipe(root / "tiny.yaml", toy_recipe(root))
 
 
 def run(recipe_file: Path, out: Path, *overrides: str, **options: object):
@@ -57,7 +58,7 @@ def test_supervised_phase_trains_and_exports(recipe_file: Path, tmp_path: Path) 
     # Without EMA the export is the trained net: the checkpoint of the final step holds the same weights.
     assert_same(out / "checkpoints" / "checkpoint-00000006" / "model.safetensors", out / "last.safetensors")
     meta = load_weights_file(out / "last.safetensors").srzoo_meta
-    assert meta["arch"] == "rrdbnet" and meta["scale"] == 4 and meta["kwargs"]["num_feat"] == 8
+    assert meta["arch"] == TOY_ARCH and meta["scale"] == 4 and meta["kwargs"]["num_feat"] == 8
     assert meta["extra"]["phase"] == "psnr" and meta["extra"]["step"] == 6 and meta["extra"]["ema"] is False
     from srzoo.inference.model import load_model
 
@@ -100,14 +101,14 @@ def test_adversarial_phase_starts_from_previous_ema_and_logs_every_term(
     run(recipe_file, out2, "phases.0.iters=1")
     records = [r for r in metrics(out2) if r["phase"] == "gan" and "train/g/adv" in r]
     assert len(records) == 4
-    for key in ("g/l1", "g/perceptual", "g/adv", "g/total", "d/adv", "d/real_logit", "d/fake_logit"):
+    for key in ("g/l1", "g/toy_feature", "g/adv", "g/total", "d/adv", "d/real_logit", "d/fake_logit"):
         assert all(isinstance(r[f"train/{key}"], float) for r in records), key
     lrs = [r["lr/d"] for r in metrics(out2) if r["phase"] == "gan" and "lr/d" in r]
     assert lrs == pytest.approx(
         [1e-4, 5e-5, 5e-5, 5e-5]
     )  # multistep at 2 iterations, stepped once per iteration
     total = records[0]
-    expected = 0.01 * total["train/g/l1"] + total["train/g/perceptual"] + 0.005 * total["train/g/adv"]
+    expected = 0.01 * total["train/g/l1"] + total["train/g/toy_feature"] + 0.005 * total["train/g/adv"]
     assert total["train/g/total"] == pytest.approx(expected, rel=1e-5)
     d_start = tensors(out2 / "checkpoints" / "checkpoint-00000004" / "model_1.safetensors")
     d_end = tensors(out2 / "checkpoints" / "checkpoint-00000005" / "model_1.safetensors")
@@ -208,9 +209,9 @@ def test_signal_saves_a_checkpoint_and_last(
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["phases.0.gan_loss={name: ragan}"], "is supervised: remove gan_loss"),
+        (["phases.0.gan_loss={name: toy_gan}"], "is supervised: remove gan_loss"),
         (["discriminator=null"], "needs `gan_loss`"),
-        (["phases.1.losses=[{name: ragan}]"], "'ragan' is a GAN loss; give it as `gan_loss`"),
+        (["phases.1.losses=[{name: toy_gan}]"], "'toy_gan' is a GAN loss; give it as `gan_loss`"),
         (["discriminator.kwargs.input_size=64"], "input_size 64 differs from the HR patch size 32"),
         (
             ["train.grad_accum=2", "data.batch_size=3"],

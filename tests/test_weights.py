@@ -15,8 +15,9 @@ from srzoo.framework.descriptors import PretrainedWeights, describe_arch
 from srzoo.framework.files import sha256_file
 from srzoo.framework.registries import ARCHS
 from srzoo.framework.weights import load_weights_file, resolve_weights, save_basicsr, save_weights
+from tests.toy import TOY_ARCH, TOY_TINY
 
-TINY = {"num_feat": 8, "num_grow": 4, "num_blocks": 1}
+TINY = TOY_TINY
 
 
 class _Exploit:
@@ -56,10 +57,10 @@ def test_empty_or_garbage_files_are_one_line_errors(tmp_path: Path, content: byt
 
 
 def test_srzoo_export_round_trips_arch_and_kwargs(tmp_path: Path) -> None:
-    net = srzoo.build_arch("rrdbnet", scale=2, **TINY)
-    path = save_weights(tmp_path / "g.safetensors", net.state_dict(), arch="rrdbnet", kwargs=TINY, scale=2)
+    net = srzoo.build_arch(TOY_ARCH, scale=2, **TINY)
+    path = save_weights(tmp_path / "g.safetensors", net.state_dict(), arch=TOY_ARCH, kwargs=TINY, scale=2)
     model = srzoo.load_model(path)
-    assert (model.card.arch, model.card.kwargs, model.card.scale) == ("rrdbnet", TINY, 2)
+    assert (model.card.arch, model.card.kwargs, model.card.scale) == (TOY_ARCH, TINY, 2)
     assert model.card.weights_sha256 == sha256_file(path)
     x = torch.rand(1, 3, 8, 10)
     with torch.no_grad():
@@ -67,23 +68,21 @@ def test_srzoo_export_round_trips_arch_and_kwargs(tmp_path: Path) -> None:
 
 
 def test_foreign_file_infers_arch_from_shapes_and_basicsr_layout(tmp_path: Path) -> None:
-    net = srzoo.build_arch("rrdbnet", scale=4, **TINY)
+    net = srzoo.build_arch(TOY_ARCH, scale=4, **TINY)
     path = save_basicsr(tmp_path / "foreign.pth", net.state_dict())
     model = srzoo.load_model(path)
-    assert model.card.arch == "rrdbnet" and model.card.scale == 4
+    assert model.card.arch == TOY_ARCH and model.card.scale == 4
     assert model.card.kwargs["num_blocks"] == 1 and model.card.kwargs["num_feat"] == 8
 
 
 def test_run_directory_resolves_to_last_generator(tmp_path: Path) -> None:
-    net = srzoo.build_arch("rrdbnet", scale=4, **TINY)
-    save_weights(
-        tmp_path / "run" / "last.safetensors", net.state_dict(), arch="rrdbnet", kwargs=TINY, scale=4
-    )
+    net = srzoo.build_arch(TOY_ARCH, scale=4, **TINY)
+    save_weights(tmp_path / "run" / "last.safetensors", net.state_dict(), arch=TOY_ARCH, kwargs=TINY, scale=4)
     assert srzoo.load_model(tmp_path / "run").card.source.endswith("last.safetensors")
 
 
 def test_weights_of_another_arch_name_keys_and_shapes(tmp_path: Path) -> None:
-    small = srzoo.build_arch("rrdbnet", scale=4, **TINY)
+    small = srzoo.build_arch(TOY_ARCH, scale=4, **TINY)
     path = save_basicsr(tmp_path / "small.pth", small.state_dict())
     with pytest.raises(WeightsError) as info:
         srzoo.load_model(path, arch="bicubic")
@@ -91,34 +90,34 @@ def test_weights_of_another_arch_name_keys_and_shapes(tmp_path: Path) -> None:
     # same family, other size: the loader must say which tensors do not fit
     from srzoo.inference.model import load_into
 
-    big = srzoo.build_arch("rrdbnet", scale=4, num_feat=16, num_grow=4, num_blocks=1)
+    big = srzoo.build_arch(TOY_ARCH, scale=4, num_feat=16, num_grow=4, num_blocks=1)
     with pytest.raises(
         WeightsError, match=r"shape mismatch \d+: conv_first.weight \(8, 3, 3, 3\) vs \(16, 3, 3, 3\)"
     ):
-        load_into(big, small.state_dict(), "rrdbnet nf16")
+        load_into(big, small.state_dict(), "toy_sr nf16")
 
 
 def test_parameter_free_arch_needs_no_weights_but_others_do() -> None:
     assert srzoo.load_model(None, arch="bicubic", scale=2).scale == 2
-    with pytest.raises(WeightsError, match="arch 'rrdbnet' has parameters: give weights"):
-        srzoo.load_model(None, arch="rrdbnet")
+    with pytest.raises(WeightsError, match="arch 'toy_sr' has parameters: give weights"):
+        srzoo.load_model(None, arch=TOY_ARCH)
 
 
 def test_unknown_tag_suggests_and_missing_path_is_named(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="weights file .*nope.pth does not exist"):
         resolve_weights(tmp_path / "nope.pth")
-    with pytest.raises(UnknownNameError, match="unknown weights file or tag 'esrgann'"):
-        resolve_weights("esrgann")
+    with pytest.raises(UnknownNameError, match="unknown weights file or tag 'toy_srr'"):
+        resolve_weights("toy_srr")
 
 
 @pytest.fixture
 def zoo_arch(tmp_path: Path):
     """A runtime-registered zoo entry whose published file is served from a file:// URL."""
-    net = srzoo.build_arch("rrdbnet", scale=4, **TINY)
+    net = srzoo.build_arch(TOY_ARCH, scale=4, **TINY)
     published = save_basicsr(tmp_path / "published" / "tiny_x4.pth", net.state_dict())
     good = PretrainedWeights("v1", published.as_uri(), sha256_file(published), 4, kwargs=TINY)
     bad = PretrainedWeights("corrupt", published.as_uri(), "0" * 64, 4, kwargs=TINY, filename="corrupt.pth")
-    factory = ARCHS.get("rrdbnet")
+    factory = ARCHS.get(TOY_ARCH)
 
     @describe_arch(pretrained=(good, bad))
     def tiny_zoo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +29,30 @@ def write_images(folder: Path, count: int, size: int = 64, seed: int = 0) -> Pat
     return folder
 
 
-def tiny_recipe(root: Path, *, images: int = 6, size: int = 64) -> dict[str, Any]:
-    """A two-phase recipe over synthetic images that trains in seconds (RRDBNet 8 features, 1 block)."""
+def tiny_recipe(
+    root: Path,
+    *,
+    generator: Mapping[str, Any],
+    discriminator: Mapping[str, Any],
+    gan_loss: Mapping[str, Any],
+    losses: Sequence[Mapping[str, Any]] = (),
+    images: int = 6,
+    size: int = 64,
+) -> dict[str, Any]:
+    """A two-phase recipe (supervised, then adversarial) over synthetic images that trains in seconds.
+
+    The caller names the models and losses, so core and every plugin can train their own small ones:
+    `generator` / `discriminator` are recipe model specs (`{"arch": ..., "kwargs": {...}}`), `gan_loss` a loss
+    spec (`{"name": ..., "weight": ...}`), and `losses` the adversarial phase's terms after its l1 (weight 0.01).
+    """
     train = write_images(root / "train", images, size, seed=1)
     val = write_images(root / "val", 1, size, seed=2)
     return {
         "name": "tiny_test",
         "scale": 4,
         "seed": 0,
-        "generator": {"arch": "rrdbnet", "kwargs": {"num_feat": 8, "num_grow": 4, "num_blocks": 1}},
-        "discriminator": {"arch": "vgg_discriminator", "kwargs": {"num_feat": 4, "fc_features": [8]}},
+        "generator": dict(generator),
+        "discriminator": dict(discriminator),
         "data": {
             "train": [{"name": "image_folder", "kwargs": {"path": str(train)}}],
             "val": [{"name": "image_folder", "kwargs": {"path": str(val)}}],
@@ -51,11 +66,8 @@ def tiny_recipe(root: Path, *, images: int = 6, size: int = 64) -> dict[str, Any
                 "name": "gan",
                 "type": "adversarial",
                 "iters": 4,
-                "losses": [
-                    {"name": "l1", "weight": 0.01},
-                    {"name": "perceptual", "kwargs": {"layer_weights": {"conv2_2": 1.0}, "weights": "none"}},
-                ],
-                "gan_loss": {"name": "ragan", "weight": 0.005},
+                "losses": [{"name": "l1", "weight": 0.01}, *(dict(loss) for loss in losses)],
+                "gan_loss": dict(gan_loss),
                 "optimizer": {"lr": 1e-4, "betas": [0.9, 0.99]},
                 "scheduler": {"name": "multistep", "milestones": [2], "gamma": 0.5},
             },
@@ -72,5 +84,6 @@ def tiny_recipe(root: Path, *, images: int = 6, size: int = 64) -> dict[str, Any
 
 
 def write_recipe(path: Path, data: dict[str, Any]) -> Path:
+    """Write a recipe dict as YAML (in the order given) and return its path."""
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
