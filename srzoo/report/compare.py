@@ -70,7 +70,8 @@ data-region="{x},{y},{side}">
 {"".join(self.extra)}
 <div class="cmp-body">
 <div class="cmp-overview" title="click or drag to choose the region">\
-<img loading="lazy" decoding="async" src="{esc(self.variants[self.overview].src)}" alt="overview"><div class="cmp-box"></div></div>
+<img loading="lazy" decoding="async" src="{esc(self.variants[self.overview].src)}" alt="overview" \
+width="{self.width}" height="{self.height}"><div class="cmp-box"></div></div>
 <div class="cmp-slider vp px"><img loading="lazy" decoding="async" src="{esc(b.src)}" alt="right">\
 <div class="cmp-clip"><img loading="lazy" decoding="async" src="{esc(a.src)}" alt="left"></div>\
 <div class="cmp-handle"></div><span class="cmp-tag a">{esc(a.label)}</span><span class="cmp-tag b">{esc(b.label)}</span></div>

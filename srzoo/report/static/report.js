@@ -38,13 +38,17 @@
   // Show the image's (cx, cy) at the viewport centre at zoom z (CSS px per HR px). Every variant is drawn at
   // the HR grid's size, so an LR image (fewer pixels) is magnified by the scale too: nearest neighbour via
   // image-rendering: pixelated. Integer offsets keep zoomed pixels exact.
+  // The viewport may sit at a fractional position (text above it has fractional line heights): shift by that
+  // fraction so that the image's pixels start on a device pixel.
   function place(img, w, h, z, cx, cy, W, H) {
-    var dw = w * z, dh = h * z;
+    var dw = w * z, dh = h * z, d = window.devicePixelRatio || 1;
     var left = dw <= W ? (W - dw) / 2 : clamp(W / 2 - cx * z, W - dw, 0);
     var top = dh <= H ? (H - dh) / 2 : clamp(H / 2 - cy * z, H - dh, 0);
+    var r = img.parentNode.getBoundingClientRect();
+    var fx = (Math.round(r.left * d) - r.left * d) / d, fy = (Math.round(r.top * d) - r.top * d) / d;
     img.style.width = dw + "px";
     img.style.height = dh + "px";
-    img.style.transform = "translate(" + Math.round(left) + "px," + Math.round(top) + "px)";
+    img.style.transform = "translate(" + (Math.round(left) + fx) + "px," + (Math.round(top) + fy) + "px)";
   }
 
   function Compare(root) {
@@ -213,7 +217,9 @@
     var views = Array.prototype.map.call(document.querySelectorAll(".cmp"), function (el) {
       return new Compare(el);
     });
-    window.addEventListener("resize", function () { views.forEach(function (v) { v.update(); }); });
+    function all() { views.forEach(function (v) { v.update(); }); }
+    window.addEventListener("resize", all);
+    window.addEventListener("load", all);  // fonts and images above may have moved the viewports
     document.documentElement.setAttribute("data-ready", String(views.length));
   }
 
