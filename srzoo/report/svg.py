@@ -71,7 +71,9 @@ def line_chart(
         out.append(f'<text x="{_PAD_L - 4}" y="{sy(t) + 3:.1f}" text-anchor="end">{_fmt(t, ystep)}</text>')
     for t in xt:
         if x0 <= t <= x1:
-            out.append(f'<text x="{sx(t):.1f}" y="{_PAD_T + ph + 13}" text-anchor="middle">{_fmt(t, xstep)}</text>')
+            out.append(
+                f'<text x="{sx(t):.1f}" y="{_PAD_T + ph + 13}" text-anchor="middle">{_fmt(t, xstep)}</text>'
+            )
     out.append(f'<text x="{_PAD_L + pw}" y="{height - 3}" text-anchor="end">{esc(x_label)}</text>')
     out.append(
         f'<polyline class="axis" fill="none" points="{_PAD_L},{_PAD_T} {_PAD_L},{_PAD_T + ph} '
