@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from srzoo.cli.infer import add_speed_args
+from srzoo.cli.values import SCALE, integer
 from srzoo.errors import ConfigError, WeightsError
 
 
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sets", required=True, help="comma list of set names or HR folders, e.g. set5,set14,bsd100,urban100"
     )
-    p.add_argument("--scale", type=int, help="upscaling factor (default: the model's)")
+    p.add_argument("--scale", type=SCALE, help="upscaling factor (default: the model's)")
     p.add_argument("--data-root", help="datasets root (default: $SRZOO_DATA, else ~/.cache/srzoo/datasets)")
     p.add_argument("--download", action="store_true", help="download missing registered sets")
     p.add_argument("--out-dir", help="write results.json, results.md and figures/<set>.png here")
@@ -33,14 +34,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write DIR/index.html: sortable scores and a zoomable comparison per image (offline page)",
     )
     p.add_argument(
-        "--show", type=int, default=0, metavar="N", help="list (and figure) the N best and worst images"
+        "--show",
+        type=integer(0),
+        default=0,
+        metavar="N",
+        help="list (and figure) the N best and worst images",
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
     add_speed_args(p)
-    p.add_argument("--tile", type=int, help="run the model on LR tiles of this size (saves memory)")
+    p.add_argument("--tile", type=integer(0), help="run the model on LR tiles of this size (saves memory)")
     p.add_argument(
-        "--tile-overlap", type=int, help="LR pixels tiles overlap by (default: srzoo.inference.runner's)"
+        "--tile-overlap",
+        type=integer(0),
+        help="LR pixels tiles overlap by (default: srzoo.inference.runner's)",
     )
     p.add_argument("--metrics", default="psnr,ssim", help="comma list of psnr,ssim,niqe,lpips")
     p.add_argument("--no-baseline", action="store_true", help="skip the bicubic row")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from srzoo.cli.values import number
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -24,12 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier demo's output directory")
     parser.add_argument(
         "--minutes",
-        type=float,
+        type=number(0, 100_000, low_open=True),
         default=10.0,
         help="wall-clock budget; phase lengths are fitted to it (default 10)",
     )
     parser.add_argument(
-        "--steps-scale", type=float, metavar="F", help="instead of fitting: the recipe's iterations times F"
+        "--steps-scale",
+        type=number(0, 1000, low_open=True),
+        metavar="F",
+        help="instead of fitting: the recipe's iterations times F",
     )
     from srzoo.train.command import allow_intermixed
 

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from srzoo.cli.values import SCALE, integer, number
 from srzoo.errors import ConfigError, SrzooError
 
 FORMAT_CHOICES = ("png", "jpg", "webp")
@@ -18,7 +19,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--arch", help="arch name (needed for foreign weights that do not say; alone: a parameter-free arch)"
     )
-    p.add_argument("--scale", type=int, help="scale of a parameter-free arch such as bicubic (default 4)")
+    p.add_argument("--scale", type=SCALE, help="scale of a parameter-free arch such as bicubic (default 4)")
 
 
 def _tile(value: str) -> int | str | None:
@@ -51,15 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tile", type=_tile, default="auto", help="LR tile size, 'auto' (default: from free memory) or 0"
     )
-    p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels tiles overlap by (default 16)")
-    p.add_argument("--tile-batch", type=int, default=1, help="tiles per forward pass (default 1)")
+    p.add_argument(
+        "--tile-overlap", type=integer(0), default=16, help="LR pixels tiles overlap by (default 16)"
+    )
+    p.add_argument("--tile-batch", type=integer(1), default=1, help="tiles per forward pass (default 1)")
     p.add_argument(
         "--precision", choices=["fp32", "fp16", "bf16"], help="default: fp16 on CUDA when safe, else fp32"
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     add_speed_args(p)
     p.add_argument("--format", choices=FORMAT_CHOICES, help="output format (default: the input's)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--quality", type=integer(1, 100), default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument(
         "--alpha-mode", choices=["model", "bicubic"], default="model", help="how alpha is upscaled"
     )
@@ -67,11 +70,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)"
     )
     p.add_argument(
-        "--max-pixels", type=int, help="largest input in pixels (default $SRZOO_MAX_PIXELS or Pillow's)"
+        "--max-pixels",
+        type=integer(1),
+        help="largest input in pixels (default $SRZOO_MAX_PIXELS or Pillow's)",
     )
     p.add_argument("--interpolate", metavar="WEIGHTS", help="blend --model with these weights (try an alpha)")
     p.add_argument(
-        "--alpha", type=float, help="with --interpolate: 0 = --model, 1 = the --interpolate weights"
+        "--alpha", type=number(0, 1), help="with --interpolate: 0 = --model, 1 = the --interpolate weights"
     )
     p.set_defaults(func=run)
 

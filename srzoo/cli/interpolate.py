@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from srzoo.cli.values import number
 from srzoo.errors import ConfigError, InputError
 
 
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--gan-model", required=True, help="weights file, run directory or tag (the alpha = 1 end)"
     )
-    p.add_argument("--alpha", type=float, required=True, help="0..1, e.g. 0.8")
+    p.add_argument("--alpha", type=number(0, 1), required=True, help="0..1, e.g. 0.8")
     p.add_argument("--arch", help="arch of both, for foreign files that do not say")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=run)

@@ -201,12 +201,13 @@ def load_model(
     if weights_or_tag is None:
         if arch is None:
             raise ConfigError("load_model needs weights or a parameter-free arch")
-        net = build_arch(arch, scale=scale or 4)
+        scale = 4 if scale is None else scale  # 0 is a scale to refuse, not "not given"
+        net = build_arch(arch, scale=scale)
         if any(True for _ in net.parameters()):
             raise WeightsError(
                 f"arch {arch!r} has parameters: give weights (a file, run directory or zoo tag)"
             )
-        card = ModelCard(arch, {}, scale or 4, arch_info(ARCHS.get(arch)).capabilities, source="(no weights)")
+        card = ModelCard(arch, {}, scale, arch_info(ARCHS.get(arch)).capabilities, source="(no weights)")
     else:
         net, card = build_from_weights(resolve_weights(weights_or_tag), arch)
         if scale is not None and scale != card.scale:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from srzoo.cli.values import integer
 from srzoo.train.options import TrainOptions
 
 
@@ -20,7 +21,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", metavar="auto|PATH", help="continue from the newest checkpoint (auto) or a given one"
     )
     parser.add_argument(
-        "--max-steps", type=int, metavar="N", help="stop after N iterations in total (all phases)"
+        "--max-steps", type=integer(0), metavar="N", help="stop after N iterations in total (all phases)"
     )
     parser.add_argument(
         "--mixed-precision", choices=["no", "fp16", "bf16"], help="override train.mixed_precision"
