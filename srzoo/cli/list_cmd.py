@@ -7,13 +7,20 @@ import argparse
 from srzoo.framework.entry_points import GROUPS, distributions
 from srzoo.framework.registries import ALL
 
-KINDS = {"archs": "arch", "losses": "loss", "datasets": "dataset", "phases": "phase", "recipes": "recipe"}
+KINDS = {
+    "archs": "arch",
+    "losses": "loss",
+    "datasets": "dataset",
+    "phases": "phase",
+    "recipes": "recipe",
+    "degradations": "degradation",
+}
 PLURAL = {kind: plural for plural, kind in KINDS.items()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "list", help="list registered archs, losses, datasets, phases, recipes, plugins"
+        "list", help="list registered archs, losses, datasets, phases, recipes, degradations, plugins"
     )
     parser.add_argument("what", nargs="?", default="archs", choices=[*KINDS, "plugins", "weights"])
     parser.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'rrdb*'")

@@ -27,12 +27,27 @@ __all__ = [
 
 
 def build_train_dataset(
-    data: Any, *, scale: int, patch_size: int, augment: Any, seed: int, progress: bool = True
+    data: Any,
+    *,
+    scale: int,
+    patch_size: int,
+    augment: Any,
+    seed: int,
+    progress: bool = True,
+    hr_only: bool = False,
 ) -> PairedPatchDataset:
     """Training patches for a recipe's DataSpec; see srzoo.data.pairs.build_train_dataset."""
     from srzoo.data.pairs import build_train_dataset as build
 
-    return build(data, scale=scale, patch_size=patch_size, augment=augment, seed=seed, progress=progress)
+    return build(
+        data,
+        scale=scale,
+        patch_size=patch_size,
+        augment=augment,
+        seed=seed,
+        progress=progress,
+        hr_only=hr_only,
+    )
 
 
 def dataset_info(name: str) -> DatasetInfo:

@@ -52,6 +52,7 @@ class PairedPatchDataset(Dataset):
         augment: Any,
         seed: int,
         cache: ArrayCache | None = None,
+        hr_only: bool = False,
     ) -> None:
         if not images:
             raise DataError(
@@ -62,6 +63,7 @@ class PairedPatchDataset(Dataset):
         self.augment, self.seed, self.cache = augment, _seed(seed), cache
         self.degrader = LRDegrader(augment)
         self.epoch = 0
+        self.hr_only = bool(hr_only)  # a recipe's data.degradation makes the LR on the device instead
 
     def __len__(self) -> int:
         return len(self.images)
@@ -101,6 +103,11 @@ class PairedPatchDataset(Dataset):
         return np.ascontiguousarray(hr_patch), np.ascontiguousarray(lr_patch)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        if self.hr_only:
+            image, d = self.draws(int(index))
+            p = self.patch_size
+            hr = to_rgb(self._read(image.hr)[d.top : d.top + p, d.left : d.left + p])
+            return {"hr": _to_tensor(np.ascontiguousarray(d4(hr, d.op))), "index": int(index)}
         hr, lr = self.patch_arrays(int(index))
         return {"lr": _to_tensor(lr), "hr": _to_tensor(hr), "index": int(index)}
 
@@ -154,9 +161,19 @@ def usable_images(
 
 
 def build_train_dataset(
-    data: Any, *, scale: int, patch_size: int, augment: Any, seed: int, progress: bool = True
+    data: Any,
+    *,
+    scale: int,
+    patch_size: int,
+    augment: Any,
+    seed: int,
+    progress: bool = True,
+    hr_only: bool = False,
 ) -> PairedPatchDataset:
-    """The training dataset of a recipe's DataSpec: every `data.train` set (kwarg `repeat` weights a set)."""
+    """The training dataset of a recipe's DataSpec: every `data.train` set (kwarg `repeat` weights a set).
+
+    `hr_only`: samples are {"hr", "index"} (D4-augmented HR patches; LR files are not read).
+    """
     from srzoo.data.catalog import dataset_info
     from srzoo.data.sets import locate
 
@@ -181,7 +198,7 @@ def build_train_dataset(
             purpose="train",
             options=options,
         )
-        entries += [(p.hr, p.lr) for p in located.pairs] * repeat
+        entries += [(p.hr, None if hr_only else p.lr) for p in located.pairs] * repeat
         where.append(str(located.hr_dir))
     cache = ArrayCache() if data.cache else None
     images = usable_images(entries, scale=scale, patch_size=patch_size, cache=cache, progress=progress)
@@ -191,7 +208,7 @@ def build_train_dataset(
             f"{patch_size}-pixel patch); fix data.train or lower the patch size"
         )
     return PairedPatchDataset(
-        images, scale=scale, patch_size=patch_size, augment=augment, seed=seed, cache=cache
+        images, scale=scale, patch_size=patch_size, augment=augment, seed=seed, cache=cache, hr_only=hr_only
     )
 
 

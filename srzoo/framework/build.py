@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from srzoo.errors import ConfigError, did_you_mean
-from srzoo.framework.registries import ARCHS, LOSSES, PHASES, arch_info
+from srzoo.framework.registries import ARCHS, DEGRADATIONS, LOSSES, PHASES, arch_info
 from srzoo.recipes.schema import OptimizerSpec, PhaseSpec, Recipe, SchedulerSpec
 
 
@@ -61,6 +61,20 @@ def build_discriminator(name: str, **kwargs: Any) -> nn.Module:
 def build_loss(name: str, **kwargs: Any) -> nn.Module:
     """Instantiate a registered loss module."""
     return _call(LOSSES.get(name), kwargs, f"loss {name!r}")
+
+
+def build_degradation(name: str, scale: int, **kwargs: Any) -> Any:
+    """A registered degradation: `factory(scale=scale, **kwargs)` returns `fn(batch, generator) -> batch`.
+
+    `batch` holds "hr" (N, C, H, W) on the training device; the result holds "lr" and "hr" and may add targets
+    (docs/plugins.md, "The degradation contract"). Unknown kwargs fail here, with a did-you-mean.
+    """
+    if "scale" in kwargs:
+        raise ConfigError(f"degradation {name!r}: the scale is the recipe's `scale`, not a kwarg")
+    fn = _call(DEGRADATIONS.get(name), {**kwargs, "scale": scale}, f"degradation {name!r}")
+    if not callable(fn):
+        raise ConfigError(f"degradation {name!r} returned {type(fn).__name__}, which is not callable")
+    return fn
 
 
 def build_optimizer(spec: OptimizerSpec, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:

@@ -16,6 +16,7 @@ GROUPS = {
     "dataset": "srzoo.datasets",
     "phase": "srzoo.phases",
     "recipe": "srzoo.recipes",
+    "degradation": "srzoo.degradations",  # LR synthesis from HR training batches (docs/plugins.md)
 }
 _UNLOADED = object()
 

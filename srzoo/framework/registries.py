@@ -13,6 +13,7 @@ from srzoo.framework.entry_points import GROUPS, Entry, discover
 __all__ = [
     "ARCHS",
     "DATASETS",
+    "DEGRADATIONS",
     "LOSSES",
     "PHASES",
     "RECIPES",
@@ -127,7 +128,15 @@ LOSSES = Registry("loss")
 DATASETS = Registry("dataset")
 PHASES = Registry("phase")
 RECIPES = Registry("recipe")
-ALL = {"arch": ARCHS, "loss": LOSSES, "dataset": DATASETS, "phase": PHASES, "recipe": RECIPES}
+DEGRADATIONS = Registry("degradation")
+ALL = {
+    "arch": ARCHS,
+    "loss": LOSSES,
+    "dataset": DATASETS,
+    "phase": PHASES,
+    "recipe": RECIPES,
+    "degradation": DEGRADATIONS,
+}
 
 
 def refresh_all() -> None:

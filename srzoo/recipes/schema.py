@@ -24,6 +24,16 @@ class LossSpec:
     name: str
     weight: float = 1.0
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # The batch entry the loss compares the output with: "hr", or one a data.degradation adds (e.g. a sharpened HR)
+    target: str = "hr"
+
+
+@dataclass
+class DegradationSpec:
+    """A registered degradation that makes each training batch's LR from its HR, on the training device."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,6 +91,8 @@ class DataSpec:
     val_max_images: int = 0  # 0: all
     val_center_crop: int = 0  # HR side of a centre crop for fast validation; 0: full images
     cache: bool = False  # decode training images once into an array cache
+    # When set, the loader yields HR patches only and this degradation makes the LR (docs/plugins.md)
+    degradation: DegradationSpec | None = None
 
 
 @dataclass

@@ -50,7 +50,8 @@ def check_sr_arch(
 def check_discriminator(
     name: str, *, input_sizes: Iterable[int] = (128,), kwargs: Mapping[str, Any] | None = None, batch: int = 2
 ) -> None:
-    """Assert a discriminator maps (N, C, s, s) to finite (N, 1) logits, with gradients, for each size."""
+    """Assert a discriminator maps (N, C, s, s) to finite logits, with gradients, for each size: (N, 1) for an
+    image-level D, or (N, 1, s, s) for a per-pixel one (e.g. a U-Net D; GAN losses average over the map)."""
     info = arch_info(ARCHS.get(name))
     base = dict(info.test_kwargs if kwargs is None else kwargs)
     for size in input_sizes:
@@ -59,8 +60,8 @@ def check_discriminator(
         model = build_discriminator(name, **args)
         x = torch.rand(batch, info.capabilities.in_channels, size, size)
         y = model(x)
-        assert tuple(y.shape) == (batch, 1), (
-            f"{name} at {size}: output {tuple(y.shape)}, expected ({batch}, 1)"
+        assert tuple(y.shape) in ((batch, 1), (batch, 1, size, size)), (
+            f"{name} at {size}: output {tuple(y.shape)}, expected ({batch}, 1) or ({batch}, 1, {size}, {size})"
         )
         assert torch.isfinite(y).all(), f"{name} at {size}: non-finite logits"
         _check_gradients(model, y, f"{name} at {size}")

@@ -14,6 +14,8 @@ from srzoo.errors import ConfigError
 
 STATE_FILE = "srzoo_state.json"
 EMA_FILE = "ema.safetensors"
+# a data.degradation's state (e.g. a pair pool), one file per process
+DEGRADATION_FILE = "degradation-{rank}.safetensors"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -68,7 +70,14 @@ class Checkpoints:
             for path in self.root.glob(".tmp-*"):
                 shutil.rmtree(path, ignore_errors=True)
 
-    def save(self, accelerator: Any, state: TrainState, meta: dict[str, Any], ema: Any | None) -> Path:
+    def save(
+        self,
+        accelerator: Any,
+        state: TrainState,
+        meta: dict[str, Any],
+        ema: Any | None,
+        degradation: Any | None = None,
+    ) -> Path:
         """save_state into `.tmp-checkpoint-N`, add srzoo's files, rename: a kill never leaves half of one."""
         final = self.path_for(state.global_step)
         tmp = self.root / f".tmp-{final.name}"
@@ -77,6 +86,7 @@ class Checkpoints:
             tmp.mkdir(parents=True)
         accelerator.wait_for_everyone()
         accelerator.save_state(str(tmp))
+        _save_degradation(degradation, tmp / DEGRADATION_FILE.format(rank=accelerator.process_index))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             if ema is not None:
@@ -121,9 +131,26 @@ def read_checkpoint(path: Path) -> CheckpointInfo:
     return CheckpointInfo(path, state, data)
 
 
-def load_checkpoint(accelerator: Any, info: CheckpointInfo, ema: Any | None) -> None:
-    """Restore models, optimizers, schedulers, scaler and RNG (Accelerate) and the EMA weights (srzoo)."""
+def _save_degradation(degradation: Any | None, path: Path) -> None:
+    """Tensors of a stateful degradation (one with state_dict / load_state_dict), for this process."""
+    state = degradation.state_dict() if hasattr(degradation, "state_dict") else {}
+    if state:
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in state.items()}, str(path))
+
+
+def load_checkpoint(
+    accelerator: Any, info: CheckpointInfo, ema: Any | None, degradation: Any | None = None
+) -> None:
+    """Restore models, optimizers, schedulers, scaler and RNG (Accelerate), the EMA weights and a degradation's
+    state (srzoo); a degradation without a saved state starts empty, as it did when the checkpoint was taken."""
     accelerator.load_state(str(info.path))
+    if hasattr(degradation, "load_state_dict"):
+        from safetensors.torch import load_file
+
+        path = info.path / DEGRADATION_FILE.format(rank=accelerator.process_index)
+        degradation.load_state_dict(load_file(str(path)) if path.is_file() else {})
     if ema is not None:
         if not (info.path / EMA_FILE).is_file():
             raise ConfigError(

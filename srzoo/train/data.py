@@ -34,6 +34,41 @@ class ShardedStreamSampler(Sampler[int]):
                 yield index
 
 
+_DEGRADATION_STREAM = 0xDE6  # stream tag: degradation draws never share a seed with the sampler's shuffle
+
+
+def degradation_generator(seed: int, rank: int, micro_batch: int) -> torch.Generator:
+    """The CPU generator a degradation gets for one micro-batch: a pure function of (seed, rank, micro-batch).
+
+    So an exact resume (which restarts the stream at the same micro-batch) degrades the same batches again.
+    """
+    import numpy as np
+
+    entropy = [int(seed) % (1 << 63), _DEGRADATION_STREAM, int(rank), int(micro_batch)]
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def degraded_batches(
+    batches: Iterator[dict[str, torch.Tensor]],
+    degradation: Any,
+    *,
+    seed: int,
+    rank: int,
+    start_micro_batch: int,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """HR-only batches → `degradation(batch, generator)` on the device, micro-batch k seeded by (seed, rank, k)."""
+    for k, batch in enumerate(batches, start=start_micro_batch):
+        with torch.no_grad():
+            out = degradation(batch, degradation_generator(seed, rank, k))
+        if not isinstance(out, dict) or "lr" not in out or "hr" not in out:
+            got = sorted(out) if isinstance(out, dict) else type(out).__name__
+            raise ConfigError(
+                f"data.degradation returned {got}; a degradation must return a dict with 'lr' and 'hr'"
+            )
+        yield out
+
+
 def micro_batch_size(batch_size: int, world: int, grad_accum: int, where: str) -> int:
     """Per-process micro-batch: the recipe's batch is per optimizer step, over processes and micro-steps."""
     if batch_size % (world * grad_accum):

@@ -73,6 +73,7 @@ class Phase:
 
     # -- shared helpers ---------------------------------------------------------------------------------
     def _build_losses(self, specs: list[LossSpec]) -> list[tuple[str, float, nn.Module]]:
+        self.loss_targets: dict[str, str] = {}  # term key -> batch entry it compares with (LossSpec.target)
         terms, seen = [], set()
         for spec in specs:
             loss = build_loss(spec.name, **spec.kwargs)
@@ -84,13 +85,27 @@ class Phase:
             key = spec.name if spec.name not in seen else f"{spec.name}_{len(seen)}"
             seen.add(spec.name)
             terms.append((key, float(spec.weight), loss))
+            self.loss_targets[key] = spec.target
         return terms
 
-    def content(self, sr: torch.Tensor, hr: torch.Tensor, logs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Weighted sum of the content/perceptual terms; each raw (unweighted) term goes to `logs`."""
+    def content(
+        self, sr: torch.Tensor, hr: torch.Tensor, logs: dict[str, torch.Tensor], batch: Batch | None = None
+    ) -> torch.Tensor:
+        """Weighted sum of the content/perceptual terms; each raw (unweighted) term goes to `logs`.
+
+        A term whose LossSpec.target is not "hr" compares with that entry of `batch` (e.g. a degradation's
+        sharpened HR).
+        """
         total = sr.new_zeros(())
         for key, weight, loss in self.loss_terms:
-            value = loss(sr, hr)
+            target = self.loss_targets.get(key, "hr")
+            if target != "hr" and (batch is None or target not in batch):
+                have = sorted(batch) if batch is not None else ["hr"]
+                raise ConfigError(
+                    f"phase {self.spec.name!r}: loss {key!r} has target {target!r}, but batches hold "
+                    f"{', '.join(have)}; a data.degradation must provide it, or drop `target`"
+                )
+            value = loss(sr, hr if target == "hr" else batch[target])
             logs[f"g/{key}"] = value.detach()
             total = total + weight * value
         return total
@@ -154,7 +169,7 @@ class SupervisedPhase(Phase):
         logs: dict[str, torch.Tensor] = {}
         with accelerator.accumulate(self.generator):
             with accelerator.autocast():
-                total = self.content(self.generator(batch["lr"]), batch["hr"], logs)
+                total = self.content(self.generator(batch["lr"]), batch["hr"], logs, batch)
             accelerator.backward(total)
             self.clip(accelerator, self.generator)
             self.g_optimizer.step()
@@ -247,7 +262,7 @@ class AdversarialPhase(Phase):
             self._d_plain.requires_grad_(False)
             with accelerator.autocast():
                 sr = self.generator(lr)
-                g_total = self.content(sr, hr, logs)
+                g_total = self.content(sr, hr, logs, batch)
                 real_logits = self._d_plain(hr).detach()
                 g_adv = self.gan.g_loss(real_logits, self._d_plain(sr))
                 g_total = g_total + self.gan_weight * g_adv

@@ -15,14 +15,14 @@ from torch import nn
 
 from srzoo._version import __version__
 from srzoo.errors import ConfigError, SrzooError
-from srzoo.framework.build import build_arch, build_phase
+from srzoo.framework.build import build_arch, build_degradation, build_phase
 from srzoo.framework.files import atomic_write
 from srzoo.framework.weights import save_weights
 from srzoo.recipes.loader import config_hash, to_dict
 from srzoo.recipes.schema import PhaseSpec, Recipe
 from srzoo.train.accel import make_accelerator
 from srzoo.train.checkpoint import Checkpoints, TrainState, load_checkpoint
-from srzoo.train.data import micro_batch_size, train_batches
+from srzoo.train.data import degraded_batches, micro_batch_size, train_batches
 from srzoo.train.logging import Console, MetricsLog, check_trackers, flat_config, log, setup_file_log
 from srzoo.train.options import TrainOptions
 from srzoo.train.validate import validate
@@ -64,6 +64,7 @@ class Session:
         self.resume = self._find_resume(options.resume)
         self.state = TrainState(**vars(self.resume.state)) if self.resume else TrainState()
         # Everything that can reject the recipe runs before anything is written or opened.
+        self.degradation: Any = self.new_degradation()  # rebuilt per phase: a pair pool starts empty
         self._check_phases()
         self.val_sets = self._open_val_sets()
         self._write_run_dir()
@@ -156,6 +157,11 @@ class Session:
         return bool(flag) or (self.max_steps is not None and self.state.global_step >= self.max_steps)
 
     # -- phases -------------------------------------------------------------------------------------------
+    def new_degradation(self) -> Any:
+        """The recipe's data.degradation, or None (pairs then come from the dataset)."""
+        spec = self.recipe.data.degradation
+        return None if spec is None else build_degradation(spec.name, self.recipe.scale, **spec.kwargs)
+
     def new_generator(self, state_dict: dict[str, torch.Tensor] | None = None) -> nn.Module:
         spec = self.recipe.generator
         net = build_arch(spec.arch, scale=self.recipe.scale, **spec.kwargs)
@@ -171,8 +177,9 @@ class Session:
         set_seed(self.recipe.seed + 1000 * (index + 1))  # e.g. D init: the same whether resumed or not
         phase = build_phase(spec, self.recipe, generator)
         phase.prepare(self.accelerator)
+        self.degradation = self.new_degradation()
         if self.resume is not None and self.resume.state.phase_index == index:
-            load_checkpoint(self.accelerator, self.resume, phase.ema)
+            load_checkpoint(self.accelerator, self.resume, phase.ema, self.degradation)
             self.resume = None
         self.batches = self._batches(index, spec)
         self.console.info(f"phase {spec.name!r} ({spec.type}): step {self.state.phase_step}/{spec.iters}")
@@ -186,13 +193,16 @@ class Session:
         seed = self.recipe.seed * 1000 + index
         dataset = build_train_dataset(
             data, scale=self.recipe.scale, patch_size=spec.patch_size,
-            augment=spec.augment, seed=seed, progress=self.main,
+            augment=spec.augment, seed=seed, progress=self.main, hr_only=self.degradation is not None,
         )  # fmt: skip
-        return train_batches(
-            dataset, micro=micro, seed=seed, rank=self.accelerator.process_index, world=self.world,
-            start_micro_batch=self.state.phase_step * self.engine.grad_accum,
+        start, rank = self.state.phase_step * self.engine.grad_accum, self.accelerator.process_index
+        batches = train_batches(
+            dataset, micro=micro, seed=seed, rank=rank, world=self.world, start_micro_batch=start,
             num_workers=data.num_workers, device=self.device,
         )  # fmt: skip
+        if self.degradation is None:
+            return batches
+        return degraded_batches(batches, self.degradation, seed=seed, rank=rank, start_micro_batch=start)
 
     def step(self, phase: Any) -> dict[str, float]:
         """One optimizer step (grad_accum micro-batches); values averaged over micro-batches and processes."""
@@ -259,7 +269,7 @@ class Session:
             "phase": phase.spec.name, "recipe": self.recipe.name, "config_hash": config_hash(self.recipe),
             "srzoo": __version__, "processes": self.world,
         }  # fmt: skip
-        path = self.checkpoints.save(self.accelerator, self.state, meta, phase.ema)
+        path = self.checkpoints.save(self.accelerator, self.state, meta, phase.ema, self.degradation)
         self.checkpointed_at = self.state.global_step
         log.info("saved checkpoint %s", path)
 
