@@ -109,9 +109,35 @@ def test_base_cycle_is_detected(tmp_path: Path) -> None:
 
 
 def test_recipe_by_registered_name_and_unknown_name() -> None:
-    assert load_recipe("esrgan_x4").name == "esrgan_x4"
-    with pytest.raises(Exception, match="unknown recipe 'esrgan_x5' — did you mean 'esrgan_x4'"):
-        load_recipe("esrgan_x5")
+    assert load_recipe("toy_x4").name == "toy_x4"  # registered by the test-only toy plugin
+    with pytest.raises(Exception, match="unknown recipe 'toy_x5' — did you mean 'toy_x4'"):
+        load_recipe("toy_x5")
+
+
+def test_requires_names_the_missing_plugin_in_one_line(tmp_path: Path) -> None:
+    needs = write(tmp_path, "needs.yaml", "requires: [srzoo-toy, srzoo-no-such-plugin]\n" + MINIMAL)
+    with pytest.raises(ConfigError) as info:
+        load_recipe(needs)
+    message = str(info.value)
+    assert message == (
+        "recipe needs.yaml needs the plugin srzoo-no-such-plugin, which is not installed: "
+        "pip install srzoo-no-such-plugin"
+    )
+    # an installed distribution (the toy plugin) satisfies it, as a bare string too
+    assert load_recipe(write(tmp_path, "ok.yaml", "requires: [srzoo-toy]\n" + MINIMAL)).name == "mini"
+    assert load_recipe(write(tmp_path, "one.yaml", "requires: srzoo-toy\n" + MINIMAL)).name == "mini"
+    with pytest.raises(ConfigError, match="`requires` must be a list of distribution names"):
+        load_recipe(write(tmp_path, "bad.yaml", "requires: {srzoo-toy: 1}\n" + MINIMAL))
+
+
+def test_cli_train_says_which_plugin_to_install(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from srzoo.cli import main
+
+    needs = write(tmp_path, "needs.yaml", "requires: [srzoo-no-such-plugin]\n" + MINIMAL)
+    assert main(["train", str(needs), "--output-dir", str(tmp_path / "run")]) != 0
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "pip install srzoo-no-such-plugin" in captured.err
+    assert "Traceback" not in captured.err + captured.out and not (tmp_path / "run").exists()
 
 
 def test_merge_replaces_plain_lists_and_keeps_base_untouched() -> None:
