@@ -78,9 +78,9 @@ class Table:
             cls = f' class="{esc(row_class)}"' if row_class else ""
             body.append(f"<tr{cls}>" + "".join(c.render() for c in cells) + "</tr>")
         return (
-            f'<table class="{self.css}"><thead><tr>{head}</tr></thead>\n<tbody>\n'
+            f'<div class="tablewrap"><table class="{self.css}"><thead><tr>{head}</tr></thead>\n<tbody>\n'
             + "\n".join(body)
-            + "\n</tbody></table>"
+            + "\n</tbody></table></div>"
         )
 
 
