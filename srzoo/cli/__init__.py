@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"srzoo {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))  # usage errors (e.g. an unsupported precision) say 2
     except KeyboardInterrupt:
         print(f"srzoo {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -57,7 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--tile-batch", type=integer(1), default=1, help="tiles per forward pass (default 1)")
     p.add_argument(
-        "--precision", choices=["fp32", "fp16", "bf16"], help="default: fp16 on CUDA when safe, else fp32"
+        "--precision",
+        choices=["fp32", "fp16", "bf16"],
+        help="default: fp16 on CUDA when safe, else fp32; one the device does not run natively (bf16 on an "
+        "AVX2 CPU) is refused before any file is read",
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     add_speed_args(p)
@@ -114,7 +117,9 @@ def load_from_args(
         )
     if interpolate is not None and args.model is None:
         raise ConfigError("--interpolate needs --model (the alpha = 0 end)")
-    chosen = precision or ("fp16" if device.startswith("cuda") else "fp32")
+    from srzoo.inference.precision import default_precision
+
+    chosen = precision or default_precision(device)  # never one the device does not run natively
 
     def load(prec: str):
         if interpolate is not None:

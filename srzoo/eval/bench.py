@@ -18,6 +18,7 @@ from srzoo.eval.figures import bench_figure, crop, detail_box
 from srzoo.eval.tables import BenchReport, ImageScore, SetResult
 from srzoo.framework.files import sha256_file
 from srzoo.inference.model import SRModel, load_model
+from srzoo.inference.precision import cpu_info
 
 __all__ = ["METRICS", "BenchReport", "SetResult", "run_bench", "set_sha256"]
 
@@ -192,6 +193,8 @@ def _convention(
         "device": str(device),
         "precision": main.precision,
         "conv_kernel": main.conv_kernel(device),
+        # the CPU's ISA level, flags and native bf16/fp16: scores are close across CPUs, timings are not
+        "cpu": cpu_info(),
         "tile": tile,
     }
 

@@ -10,6 +10,7 @@ the CPU kernel by the input's memory layout (`SRModel` does). Nets that cannot b
 
 from __future__ import annotations
 
+import functools
 import operator
 import weakref
 from typing import Any
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from srzoo.inference import cpu_kernels as cpu_conv
+from srzoo.inference import precision
 
 # packed (oneDNN blocked) weights per module, keyed so that .to(dtype/device) or load_state_dict repack them;
 # held outside the module so deepcopy/pickling never meet oneDNN's opaque tensors
@@ -80,6 +82,8 @@ class FusedConv2d(nn.Module):
             return "reference"  # exporters and compilers see the plain ops (ONNX has no oneDNN fused conv)
         if x.device.type != "cpu" or x.dtype not in _FUSABLE_DTYPES or x.dtype != self.weight.dtype:
             return "reference"
+        if x.dtype == torch.bfloat16 and not _onednn_bf16():
+            return "reference"  # oneDNN cannot pack bf16 weights on this CPU (AVX2): the plain ops still run
         if x.dim() != 4 or (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)):
             return "reference"  # neither fused op has a backward
         if x.is_contiguous(memory_format=torch.channels_last):
@@ -140,6 +144,12 @@ class FusedConv2d(nn.Module):
             )
         scalars = [self.slope] if self.act == "leaky_relu" else []
         return torch.ops.mkldnn._convolution_pointwise(x, w, b, *geometry, self.act, scalars, "")
+
+
+@functools.cache
+def _onednn_bf16() -> bool:
+    # asked once: every conv of every forward checks it
+    return precision.cpu_bf16_native()
 
 
 def _version(t: torch.Tensor) -> int:

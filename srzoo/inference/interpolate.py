@@ -12,6 +12,7 @@ from srzoo.framework.descriptors import StateDict
 from srzoo.framework.weights import resolve_weights, save_weights
 from srzoo.inference.cpu_kernels import CpuConv
 from srzoo.inference.model import DTYPES, ModelCard, Precision, SRModel, build_from_weights
+from srzoo.inference.precision import require as require_precision
 
 __all__ = ["interpolate_models", "interpolate_state_dicts", "load_interpolated_model", "save_interpolation"]
 
@@ -141,6 +142,7 @@ def load_interpolated_model(
     """The blend as an SRModel in memory (`srzoo infer --interpolate B --alpha X`), no file written."""
     if precision not in DTYPES:
         raise ConfigError(f"precision {precision!r} is not one of {', '.join(DTYPES)}")
+    require_precision(precision, device)  # before the two weights files are read
     net, card, _ = interpolate_models(psnr_model, gan_model, alpha, arch=arch)
     caps = card.capabilities
     if (precision == "fp16" and not caps.fp16) or (precision == "bf16" and not caps.bf16):

@@ -30,3 +30,20 @@ def shared_data() -> Path:
 def niqe_params_file() -> Path:
     """NIQE pristine-model parameters (.npz)."""
     return need_shared(shared_root() / "metrics_assets" / "niqe_pris_params.npz", "NIQE parameters")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.native_bf16` tests skip, naming the CPU, where oneDNN has no bf16 kernels (AVX2).
+
+    SRZOO_REQUIRE_NATIVE_BF16=1 (CI on an AVX-512 / AMX machine) turns that skip into a failure.
+    """
+    if item.get_closest_marker("native_bf16") is None:
+        return
+    from srzoo.inference.precision import support
+
+    found = support("bf16", "cpu")
+    if found.native:
+        return
+    if os.environ.get("SRZOO_REQUIRE_NATIVE_BF16") == "1":
+        pytest.fail(f"{found.why}; SRZOO_REQUIRE_NATIVE_BF16=1 forbids skipping")
+    pytest.skip(found.why)

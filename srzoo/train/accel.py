@@ -26,7 +26,7 @@ def make_accelerator(
     warnings.filterwarnings("ignore", message=".*`broadcast_buffers` is deprecated", category=FutureWarning)
 
     try:
-        return Accelerator(
+        accelerator = Accelerator(
             mixed_precision=mixed_precision,
             gradient_accumulation_steps=grad_accum,
             log_with=list(trackers) or None,
@@ -42,3 +42,18 @@ def make_accelerator(
         )
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"cannot set up Accelerate (mixed precision {mixed_precision!r}): {exc}") from None
+    check_mixed_precision(mixed_precision, accelerator.device)
+    return accelerator
+
+
+def check_mixed_precision(mixed_precision: str, device: Any) -> None:
+    """PrecisionError at start (before anything is written) when `device` would only emulate the precision.
+
+    bf16 autocast on a CPU without oneDNN bf16 kernels (AVX2) runs every conv through slow fallback loops;
+    the run is refused here rather than crawling (srzoo.inference.precision).
+    """
+    from srzoo.inference.precision import require
+
+    if mixed_precision in ("fp16", "bf16"):
+        fix = "train.mixed_precision: no (or --mixed-precision no)"
+        require(mixed_precision, device, fix=fix)
