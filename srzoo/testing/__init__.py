@@ -96,7 +96,7 @@ def _check_round_trip(model: nn.Module, fresh: nn.Module, x: torch.Tensor, what:
 
 def shared_root() -> Path:
     """The `../shared` folder beside the checkout (or $SRZOO_SHARED)."""
-    here = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parents[2]  # the checkout (srzoo/testing/__init__.py)
     return Path(os.environ.get("SRZOO_SHARED", here.parent / "shared"))
 
 
