@@ -29,10 +29,17 @@ def read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read recipe {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the recipe as UTF-8") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # PyYAML's own text spans lines
+        raise ConfigError(f"{path}{where}: invalid YAML ({problem})") from None
+    except (RecursionError, ValueError) as exc:  # nesting deeper than Python's stack; a 5000-digit number
+        raise ConfigError(
+            f"{path}: YAML too deeply nested or a number too long ({type(exc).__name__})"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -100,6 +107,8 @@ def load_recipe_dict(ref: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str
     base = data.pop("base", None)
     if base is None:
         return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base must be a recipe name or file, got {_show(base)}")
     return merge(load_recipe_dict(base, (*_chain, path)), data)
 
 

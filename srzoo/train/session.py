@@ -121,6 +121,11 @@ class Session:
 
     def _check_phases(self) -> None:
         """Build every phase still to run once: a bad GAN phase fails now, not after days of pre-training."""
+        if not any(p.requires_grad for p in self.new_generator().parameters()):
+            raise ConfigError(
+                f"generator arch {self.recipe.generator.arch!r} has no trainable parameters: there is nothing "
+                "to train; pick an arch with weights (`srzoo list archs`)"
+            )
         for index, spec in enumerate(
             self.recipe.phases[self.state.phase_index :], start=self.state.phase_index
         ):
