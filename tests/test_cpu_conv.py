@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+import srzoo
 from srzoo.errors import ConfigError
 from srzoo.inference import cpu_kernels as cpu_conv
 from srzoo.inference import kernel_choice
@@ -18,11 +19,10 @@ needs_nnpack = pytest.mark.skipif(
 )
 
 
-def _rrdbnet() -> nn.Module:
-    from srzoo_esrgan.rrdbnet import RRDBNet
-
+def _net() -> nn.Module:
+    """The test-only toy_sr (tests/toyplugin): 2 dense blocks of 2 convs, plus 4 trunk/upsampling convs."""
     torch.manual_seed(0)
-    return RRDBNet(num_feat=16, num_grow=8, num_blocks=2).eval()
+    return srzoo.build_arch("toy_sr", num_feat=16, num_grow=8, num_blocks=2).eval()
 
 
 def _count_nnpack_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -39,7 +39,7 @@ def _count_nnpack_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @needs_nnpack
 def test_nchw_fp32_input_runs_every_conv_through_nnpack_and_matches(monkeypatch: pytest.MonkeyPatch) -> None:
-    net = _rrdbnet()
+    net = _net()
     fused = fuse_for_inference(copy.deepcopy(net).to(memory_format=torch.channels_last))
     convs = sum(isinstance(m, FusedConv2d) for m in fused.modules())
     calls = _count_nnpack_calls(monkeypatch)
@@ -47,14 +47,14 @@ def test_nchw_fp32_input_runs_every_conv_through_nnpack_and_matches(monkeypatch:
     with torch.inference_mode():
         ref = net(x)
         got = fused(x.contiguous())
-    assert len(calls) == convs == 2 * 3 * 5 + 6
+    assert len(calls) == convs == 2 * 2 + 4
     assert got.is_contiguous() and got.shape == ref.shape
     assert 0 < (got - ref).abs().max() <= 1e-5  # Winograd rounds differently, within the fp32 bound
 
 
 @needs_nnpack
 def test_channels_last_bf16_and_autograd_never_reach_nnpack(monkeypatch: pytest.MonkeyPatch) -> None:
-    fused = fuse_for_inference(_rrdbnet())
+    fused = fuse_for_inference(_net())
     calls = _count_nnpack_calls(monkeypatch)
     x = torch.rand(1, 3, 12, 12)
     with torch.inference_mode():
@@ -102,17 +102,17 @@ def test_srmodel_layout_follows_its_kernel(monkeypatch: pytest.MonkeyPatch) -> N
     from srzoo.framework.registries import ARCHS, arch_info
     from srzoo.inference.model import ModelCard, SRModel
 
-    card = ModelCard("rrdbnet", {}, 4, arch_info(ARCHS.get("rrdbnet")).capabilities)
+    card = ModelCard("toy_sr", {}, 4, arch_info(ARCHS.get("toy_sr")).capabilities)
     x = torch.rand(1, 3, 8, 8)
-    onednn = SRModel(_rrdbnet(), card, cpu_conv="onednn")
+    onednn = SRModel(_net(), card, cpu_conv="onednn")
     assert onednn.conv_kernel() == "onednn"
     assert onednn.prepare(x).is_contiguous(memory_format=torch.channels_last)
-    plain = SRModel(_rrdbnet(), card, fast=False)
+    plain = SRModel(_net(), card, fast=False)
     assert plain.conv_kernel() == "onednn (unfused)" and plain.prepare(x).is_contiguous()
-    bf16 = SRModel(_rrdbnet(), card, precision="bf16", cpu_conv="nnpack")
+    bf16 = SRModel(_net(), card, precision="bf16", cpu_conv="nnpack")
     assert bf16.conv_kernel() == "onednn"  # NNPACK is fp32 only
     if cpu_conv.nnpack_usable():
-        winograd = SRModel(_rrdbnet(), card, cpu_conv="nnpack")
+        winograd = SRModel(_net(), card, cpu_conv="nnpack")
         assert winograd.conv_kernel() == "nnpack" and winograd.prepare(x).is_contiguous()
         assert (winograd(x) - plain(x)).abs().max() <= 1e-5
         assert winograd.conv_kernel("cuda") == "cuda"

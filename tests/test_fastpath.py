@@ -10,37 +10,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import srzoo
 from srzoo.inference import cpu_kernels as cpu_conv
 from srzoo.inference.fastpath import FusedConv2d, fuse_for_inference
 
 CL = torch.channels_last
 
 
-def _rrdbnet(**kwargs: int) -> nn.Module:
-    from srzoo_esrgan.rrdbnet import RRDBNet
-
+def _net(**kwargs: int) -> nn.Module:
+    """The test-only toy_sr (tests/toyplugin): dense blocks of conv + leaky ReLU, concat, scaled residual conv."""
     torch.manual_seed(0)
-    return RRDBNet(num_feat=16, num_grow=8, num_blocks=2, **kwargs).eval()
+    return srzoo.build_arch("toy_sr", num_feat=16, num_grow=8, num_blocks=2, **kwargs).eval()
 
 
 def _fused(net: nn.Module) -> nn.Module:
     return fuse_for_inference(copy.deepcopy(net).to(memory_format=CL))
 
 
-def test_rrdbnet_fuses_every_activation_and_residual_conv() -> None:
-    fused = _fused(_rrdbnet())
+def test_fuses_every_activation_and_residual_conv() -> None:
+    fused = _fused(_net())
     kinds = [(m.act, m.residual) for m in fused.modules() if isinstance(m, FusedConv2d)]
-    # per RDB 4 conv+lrelu and conv5 + scaled residual; then conv_body + trunk skip, 2 upsampling + conv_hr
-    assert kinds.count(("leaky_relu", False)) == 2 * 3 * 4 + 3
-    assert kinds.count(("none", True)) == 2 * 3 + 1
-    # conv_first, conv_last: nothing to fuse, wrapped for packed weights / NNPACK all the same
-    assert kinds.count(("none", False)) == 2
+    # per dense block conv1+lrelu and conv2 + scaled residual; then conv_body + trunk skip
+    assert kinds.count(("leaky_relu", False)) == 2
+    assert kinds.count(("none", True)) == 2 + 1
+    # conv_first, conv_up (a pixel shuffle sits before its activation), conv_last: nothing to fuse, wrapped for
+    # packed weights / NNPACK all the same
+    assert kinds.count(("none", False)) == 3
     assert not any(type(m) is nn.Conv2d for m in fused.modules())
 
 
 @pytest.mark.parametrize("scale", [4, 2])
 def test_fused_output_matches_unfused(scale: int) -> None:
-    net = _rrdbnet(scale=scale)
+    net = _net(scale=scale)
     fused = _fused(net)
     # x2 checks its input size in Python first, which torch.fx cannot trace: it runs unfused (channels_last)
     assert any(isinstance(m, FusedConv2d) for m in fused.modules()) == (scale == 4)
@@ -53,18 +54,18 @@ def test_fused_output_matches_unfused(scale: int) -> None:
 
 
 def test_fused_net_still_trains_through_the_reference_ops() -> None:
-    net = _rrdbnet()
+    net = _net()
     fused = _fused(net)
     x = torch.rand(1, 3, 12, 12)
     fused(x.contiguous(memory_format=CL)).mean().backward()
     net(x).mean().backward()
-    w = dict(net.named_parameters())["body.0.rdb1.conv1.weight"]
-    w_fused = dict(fused.named_parameters())["body.0.rdb1.conv1.weight"]
+    w = dict(net.named_parameters())["body.0.conv1.weight"]
+    w_fused = dict(fused.named_parameters())["body.0.conv1.weight"]
     assert w_fused.grad is not None and torch.allclose(w_fused.grad, w.grad, atol=1e-6)
 
 
 def test_dtype_moves_repack_and_deepcopy_works() -> None:
-    net = _rrdbnet()
+    net = _net()
     fused = _fused(net)
     x = torch.rand(1, 3, 16, 16).contiguous(memory_format=CL)
     with torch.inference_mode():
@@ -81,9 +82,9 @@ def test_dtype_moves_repack_and_deepcopy_works() -> None:
 def test_dense_block_concats_share_per_call_buffers_only_when_safe() -> None:
     from srzoo.inference.fastpath import pooled_cat
 
-    fused = _fused(_rrdbnet())
+    fused = _fused(_net())
     pooled = [n for n in fused.graph.nodes if n.target is pooled_cat]
-    assert len(pooled) == 2 * 3 * 4  # every dense-block concat of the 2 RRDBs
+    assert len(pooled) == 2  # every dense-block concat of the 2 blocks
 
     class Net(nn.Module):
         def __init__(self) -> None:
