@@ -165,9 +165,10 @@ def set_section(
             continue  # no HR picture recorded: scores only
         hr = load_image(hr_path)
         variants, index = [], {}
-        if (LR, set_name, name) in images:
-            variants.append(Variant(f"LR (x{report.convention.get('scale', '?')} nearest)",
-                                    _place(images[(LR, set_name, name)], out_dir, (LR, set_name, name))))  # fmt: skip
+        lr_key = (LR, set_name, name)
+        if lr_key in images:
+            lr_label = f"LR (x{report.convention.get('scale', '?')} nearest)"
+            variants.append(Variant(lr_label, _place(images[lr_key], out_dir, lr_key)))
         for model in models:
             k = (model, set_name, name)
             if k in images:

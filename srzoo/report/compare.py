@@ -51,7 +51,8 @@ class Comparison:
             return f'<select class="{css}">{opts}</select>'
 
         zoom = "".join(
-            f'<option value="{z}"{" selected" if z == DEFAULT_ZOOM else ""}>{z if z == "fit" else z + "x"}</option>'
+            f'<option value="{z}"{" selected" if z == DEFAULT_ZOOM else ""}>{z if z == "fit" else f"{z}x"}'
+            "</option>"
             for z in ZOOMS
         )
         a, b = self.variants[self.left], self.variants[self.right]
@@ -74,10 +75,11 @@ data-region="{x},{y},{side}">
 width="{self.width}" height="{self.height}"><div class="cmp-box"></div></div>
 <div class="cmp-slider vp px"><img loading="lazy" decoding="async" src="{esc(b.src)}" alt="right">\
 <div class="cmp-clip"><img loading="lazy" decoding="async" src="{esc(a.src)}" alt="left"></div>\
-<div class="cmp-handle"></div><span class="cmp-tag a">{esc(a.label)}</span><span class="cmp-tag b">{esc(b.label)}</span></div>
+<div class="cmp-handle"></div><span class="cmp-tag a">{esc(a.label)}</span>\
+<span class="cmp-tag b">{esc(b.label)}</span></div>
 </div>
 <div class="cmp-tiles">{tile_html}</div>
-<div class="cmp-hint">Drag the white handle to move the split; drag a zoomed view or a tile to pan all of them \
-together; click the thumbnail to choose a region. Zoom is nearest-neighbour, one image pixel = zoom x zoom \
-screen pixels. {esc(self.note)}</div>
+<div class="cmp-hint">Drag the white handle to move the split; drag a zoomed view or a tile to pan all \
+of them together; click the thumbnail to choose a region. Zoom is nearest-neighbour: one image pixel is \
+zoom x zoom screen pixels. {esc(self.note)}</div>
 </div>"""

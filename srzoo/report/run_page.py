@@ -1,4 +1,4 @@
-"""The training-run page: loss, validation and learning-rate curves, validation samples over time, the recipe."""
+"""The training-run page: loss, validation and learning-rate curves, validation crops per step, the recipe."""
 
 from __future__ import annotations
 
@@ -106,6 +106,8 @@ def _pick(n: int, k: int) -> list[int]:
 
 def samples_section(run_dir: Path, out_dir: Path) -> str:
     """A comparison view per saved validation image: LR, bicubic, the SR at each step, HR."""
+    from srzoo.imaging.datafiles import probe_image
+
     index = run_dir / "samples" / "index.jsonl"
     if not index.is_file():
         return "<p>This run saved no validation images (no validation set, or an older srzoo).</p>"
@@ -121,8 +123,6 @@ def samples_section(run_dir: Path, out_dir: Path) -> str:
         refs = {name: folder / f"{name}.png" for name in ("lr", "bicubic", "hr")}
         if not all(p.is_file() for p in refs.values()):
             continue
-        from srzoo.imaging.datafiles import probe_image
-
         width, height = probe_image(refs["hr"], verify=False)
 
         def place(path: Path, variant: str, key: tuple[str, str] = (set_name, image)) -> str:
@@ -131,11 +131,8 @@ def samples_section(run_dir: Path, out_dir: Path) -> str:
         variants = [Variant(f"LR (x{recs[0].get('scale', '?')} nearest)", place(refs["lr"], "LR")),
                     Variant("bicubic", place(refs["bicubic"], "bicubic"))]  # fmt: skip
         for r in recs:
-            caption = " · ".join(
-                f"{k.split('_')[0].upper()} {v:.2f}{' dB' if k.startswith('psnr') else ''}" if k.startswith("psnr")
-                else f"{k.split('_')[0].upper()} {v:.4f}"
-                for k, v in r.items() if k in ("psnr_y", "ssim_y") and isinstance(v, (int, float))
-            )  # fmt: skip
+            scores = [(k, r.get(k)) for k in ("psnr_y", "ssim_y") if isinstance(r.get(k), (int, float))]
+            caption = " · ".join(f"PSNR {v:.2f} dB" if k == "psnr_y" else f"SSIM {v:.4f}" for k, v in scores)
             variants.append(
                 Variant(
                     f"step {r['step']} ({r.get('phase', '')})",
@@ -145,14 +142,13 @@ def samples_section(run_dir: Path, out_dir: Path) -> str:
             )
         variants.append(Variant("HR", place(refs["hr"], "HR"), "ground truth"))
         steps = [2 + i for i in _pick(len(recs), MAX_TILES)]
-        cards.append(
-            Comparison(
-                f"val-{slug(set_name)}-{slug(image)}", f"{set_name} / {image} (validation crop)", width, height,
-                (0, 0, min(width, height)), variants, left=1, right=len(variants) - 2, overview=len(variants) - 1,
-                tiles=[0, 1, *steps, len(variants) - 1],
-                note=f"{len(recs)} validation steps; every step is in the left/right menus.",
-            ).render()
+        last = len(variants) - 1
+        card = Comparison(
+            f"val-{slug(set_name)}-{slug(image)}", f"{set_name} / {image} (validation crop)", width, height,
+            (0, 0, min(width, height)), variants, left=1, right=last - 1, overview=last,
+            tiles=[0, 1, *steps, last], note=f"{len(recs)} validation steps; all are in the left/right menus.",
         )  # fmt: skip
+        cards.append(card.render())
     return "\n".join(cards)
 
 
@@ -176,7 +172,6 @@ def write_run_page(
     *,
     bench: tuple[BenchReport, ImageFiles] | None = None,
     title: str | None = None,
-    intro: str = "",
 ) -> Path:
     """`out_dir` (default RUN_DIR/report)/index.html for a training run; returns the page's path.
 
@@ -201,8 +196,8 @@ def write_run_page(
     table = Table(["phase", "type", "iterations", "last logged step"])
     for pname, kind, iters in phases:
         steps = [r["step"] for r in records if r.get("phase") == pname]
-        table.add([Cell(pname), Cell(kind), number_cell(iters, "{:d}") if iters is not None else Cell("?", ""),
-                   number_cell(max(steps) if steps else None, "{:d}")])  # fmt: skip
+        planned = number_cell(iters, "{:d}") if iters is not None else Cell("?", "")
+        table.add([Cell(pname), Cell(kind), planned, number_cell(max(steps) if steps else None, "{:d}")])
     weights = sorted(p.name for p in run_dir.glob("*.safetensors"))
     if bench is None and (run_dir / "bench" / "results.json").is_file():
         report = load_bench_json(run_dir / "bench" / "results.json")
@@ -221,7 +216,6 @@ def write_run_page(
         '<nav class="toc"><a href="#curves">curves</a> <a href="#samples">validation images</a> '
         + ('<a href="#bench">bench</a> ' if bench else "")
         + '<a href="#recipe">recipe</a></nav>',
-        intro,
         f'<p class="stamp">run directory {esc(run_dir.resolve())}; last logged step {last}; '
         f"weights: {esc(', '.join(weights) or 'none yet')}</p>",
         table.render(),
