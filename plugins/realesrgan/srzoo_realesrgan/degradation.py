@@ -280,16 +280,19 @@ class RealESRGANDegradation:
             raise ConfigError(
                 f"realesrgan degradation: queue_size {self.queue_size} must be a multiple of the micro-batch {n}"
             )
-        if (
-            self._queue is None
-            or self._queue["lr"].shape[1:] != lr.shape[1:]
-            or self._queue["lr"].device != lr.device
-        ):
+        if self._queue is not None and self._queue["lr"].shape[1:] != lr.shape[1:]:
+            raise ConfigError(
+                f"realesrgan degradation: the pool holds {tuple(self._queue['lr'].shape[1:])} LR patches, this "
+                f"batch {tuple(lr.shape[1:])}; keep the patch size fixed within a phase"
+            )
+        if self._queue is None:
             self._queue = {
                 "lr": lr.new_zeros((self.queue_size, *lr.shape[1:])),
                 "hr": hr.new_zeros((self.queue_size, *hr.shape[1:])),
             }
             self._ptr = 0
+        if self._queue["lr"].device != lr.device:  # restored from a checkpoint on the CPU
+            self._queue = {k: v.to(lr.device) for k, v in self._queue.items()}
         q = self._queue
         if self._ptr < self.queue_size:  # still filling: the batch passes through unchanged
             q["lr"][self._ptr : self._ptr + n] = lr

@@ -1,0 +1,135 @@
+"""The data.degradation hook: a test-only degradation plugin gets HR-only batches on the device, seeded per
+micro-batch; its state rides in checkpoints, so an exact resume reproduces the run; losses can name targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from srzoo.errors import ConfigError, UnknownNameError
+from srzoo.framework.registries import DEGRADATIONS
+from srzoo.recipes.schema import load_recipe
+from srzoo.testing.training import write_recipe
+from srzoo.train.data import degradation_generator
+from srzoo.train.loop import train
+from srzoo.train.options import TrainOptions
+from tests.toy import toy_recipe
+
+SEEN: list[dict] = []  # what the plugin was called with, per micro-batch
+
+
+class NoisyPool:
+    """A stateful test degradation: box-downscale + generator noise, mixed with a running mean of past LRs."""
+
+    def __init__(self, *, scale: int, sigma: float = 0.05, memory: float = 0.5) -> None:
+        self.scale, self.sigma, self.memory = scale, sigma, memory
+        self.running: torch.Tensor | None = None
+
+    def __call__(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        hr = batch["hr"]
+        SEEN.append(
+            {"keys": sorted(batch), "shape": tuple(hr.shape), "device": hr.device.type, "gen": generator}
+        )
+        lr = F.avg_pool2d(hr, self.scale)
+        lr = lr + self.sigma * torch.randn(lr.shape, generator=generator).to(lr.device)
+        if self.running is not None:  # state: the output depends on every earlier batch of the phase
+            lr = lr + self.memory * (self.running - self.running.mean())
+        self.running = lr.detach().mean(0)
+        return {"lr": lr.clamp(0, 1), "hr": hr, "hr_soft": F.avg_pool2d(hr, 3, 1, 1)}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {} if self.running is None else {"running": self.running}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.running = state.get("running")
+
+
+@pytest.fixture(autouse=True)
+def _plugin() -> None:
+    DEGRADATIONS.register("test_noisy_pool", NoisyPool)
+    SEEN.clear()
+    yield
+    DEGRADATIONS.unregister("test_noisy_pool")
+
+
+@pytest.fixture(scope="module")
+def recipe_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("degrade")
+    data = toy_recipe(root)
+    data["data"]["degradation"] = {"name": "test_noisy_pool", "kwargs": {"sigma": 0.1}}
+    data["phases"] = [
+        {"name": "psnr", "type": "supervised", "iters": 4, "optimizer": {"lr": 1e-3},
+         "losses": [{"name": "l1"}, {"name": "l1", "weight": 0.5, "target": "hr_soft"}]},
+    ]  # fmt: skip
+    data["train"].update({"checkpoint_interval": 2, "val_interval": 0})
+    return write_recipe(root / "degrade.yaml", data)
+
+
+def run(recipe_file: Path, out: Path, *overrides: str, **options: object):
+    return train(load_recipe(recipe_file, list(overrides)), TrainOptions(output_dir=out, **options))
+
+
+def test_degradation_gets_hr_only_batches_and_trains(recipe_file: Path, tmp_path: Path) -> None:
+    result = run(recipe_file, tmp_path / "run")
+    assert result.status == "complete" and result.global_step == 4
+    assert len(SEEN) == 4 and all(s["keys"] == ["hr", "index"] for s in SEEN)
+    assert all(s["shape"] == (4, 3, 32, 32) and s["device"] == "cpu" for s in SEEN)
+    assert all(isinstance(s["gen"], torch.Generator) and s["gen"].device.type == "cpu" for s in SEEN)
+    # the pool state went into the checkpoint, one file per process
+    state = load_file(
+        str(tmp_path / "run" / "checkpoints" / "checkpoint-00000004" / "degradation-0.safetensors")
+    )
+    assert state["running"].shape == (3, 8, 8)
+
+
+def test_generator_is_a_function_of_seed_rank_and_micro_batch() -> None:
+    draw = [
+        torch.rand(3, generator=degradation_generator(*key))
+        for key in ((7, 0, 5), (7, 0, 5), (7, 1, 5), (7, 0, 6), (8, 0, 5))
+    ]
+    assert torch.equal(draw[0], draw[1])
+    assert all(not torch.equal(draw[0], other) for other in draw[2:])
+
+
+def test_exact_resume_reproduces_the_degraded_run(recipe_file: Path, tmp_path: Path) -> None:
+    straight = run(recipe_file, tmp_path / "a")
+    first = [s["gen"].initial_seed() for s in SEEN]
+    SEEN.clear()
+    assert run(recipe_file, tmp_path / "b", max_steps=2).status == "max_steps"
+    SEEN.clear()
+    resumed = run(recipe_file, tmp_path / "b", resume="auto")
+    assert straight.global_step == resumed.global_step == 4
+    assert [s["gen"].initial_seed() for s in SEEN] == first[2:]  # the same micro-batch seeds
+    a, b = (
+        load_file(str(tmp_path / "a" / "last.safetensors")),
+        load_file(str(tmp_path / "b" / "last.safetensors")),
+    )
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_without_the_saved_state_differs(recipe_file: Path, tmp_path: Path) -> None:
+    """The checkpointed state matters: dropping it changes the resumed run (so the test above can fail)."""
+    run(recipe_file, tmp_path / "a")
+    run(recipe_file, tmp_path / "b", max_steps=2)
+    (tmp_path / "b" / "checkpoints" / "checkpoint-00000002" / "degradation-0.safetensors").unlink()
+    run(recipe_file, tmp_path / "b", resume="auto")
+    a, b = (
+        load_file(str(tmp_path / "a" / "last.safetensors")),
+        load_file(str(tmp_path / "b" / "last.safetensors")),
+    )
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_unknown_degradation_kwarg_and_missing_target_are_config_errors(
+    recipe_file: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="unknown argument 'sigmaa'.*did you mean 'sigma'"):
+        run(recipe_file, tmp_path / "x", "data.degradation.kwargs={sigmaa: 0.1}")
+    with pytest.raises(ConfigError, match="target 'hr_sharp'"):
+        run(recipe_file, tmp_path / "y", "phases.0.losses.1.target=hr_sharp", max_steps=1)
+    with pytest.raises(UnknownNameError, match="did you mean 'test_noisy_pool'"):
+        run(recipe_file, tmp_path / "z", "data.degradation.name=test_noisy_pol")
