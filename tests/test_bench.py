@@ -42,7 +42,7 @@ def test_golden_bicubic_x4(shared_data: Path) -> None:
     conv = report.convention
     assert (conv["channel"], conv["crop_border"], conv["scale"], conv["precision"]) == ("y", 4, 4, "fp32")
     assert conv["weights_sha256"] is None and conv["device"] == "cpu"
-    assert "srzoo-esrgan" in conv["plugins"] or conv["plugins"] == {}
+    assert conv["plugins"]["srzoo-toy"] == "1.0"  # every installed plugin distribution, with its version
 
 
 class TinySR(nn.Module):
@@ -272,8 +272,8 @@ def test_bad_input_is_one_clear_error(
     (broken / "zz_bad.png").write_bytes(b"this is not a png")
     with pytest.raises(SrzooError, match=r"zz_bad\.png"):
         run_bench(None, [str(broken)], root=shared_data)
-    assert main(["bench", "--arch", "rrdbnett", "--sets", "set5", "--data-root", str(shared_data)]) == 1
-    assert "did you mean 'rrdbnet'" in capsys.readouterr().err
+    assert main(["bench", "--arch", "toy_srr", "--sets", "set5", "--data-root", str(shared_data)]) == 1
+    assert "did you mean 'toy_sr'" in capsys.readouterr().err
     assert main(["bench", "--arch", "bicubic", "--sets", "set5", "--save-images"]) == 1
     assert "--save-images needs --out-dir" in capsys.readouterr().err
 
