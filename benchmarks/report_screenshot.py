@@ -83,7 +83,7 @@ def main() -> int:
     version = subprocess.run([find_browser(), "--version"], capture_output=True, text=True).stdout.strip()
     record = {
         "what": "screenshot of a srzoo bench --report page (summary table, per-image table, one comparison view)",
-        "command": "srzoo " + " ".join(command[:8]) + " --report PAGE --device cpu",
+        "command": "srzoo " + " ".join(command[:7]) + " --report PAGE --device cpu",
         "screenshot": str(args.out.relative_to(common.ROOT))
         if args.out.is_relative_to(common.ROOT)
         else str(args.out),
