@@ -47,6 +47,24 @@ def _cpu_flags() -> list[str]:
     return []
 
 
+def cpu_isa_flags() -> list[str]:
+    """The ISA flags that decide fp32 / bf16 speed, as torch's cpuinfo sees them (/proc/cpuinfo's as fallback).
+
+    Same names and checks as srzoo.inference.precision (not imported: this module runs on bare GPU boxes too).
+    """
+    wanted = ("avx2", "fma3", "avx512_f", "avx512_bw", "avx512_vl", "avx512_dq", "avx512_vnni", "avx512_bf16",
+              "avx512_fp16", "avx_ne_convert", "amx_tile", "amx_bf16", "amx_fp16")  # fmt: skip
+    get = getattr(torch.cpu, "get_capabilities", None)  # torch >= 2.8
+    caps = get() if get is not None else {}
+    return [f for f in wanted if caps.get(f)] if caps else _cpu_flags()
+
+
+def cpu_bf16_native() -> bool:
+    """oneDNN has bf16 kernels for this CPU (AVX-512 BW/VL/DQ, AVX-NE-CONVERT or AMX; not AVX2)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None and torch.backends.mkldnn.is_available() else False
+
+
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -68,6 +86,8 @@ def machine_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "onednn": torch.backends.mkldnn.is_available(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_isa_flags": cpu_isa_flags(),
+        "cpu_bf16_native": cpu_bf16_native(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
@@ -92,8 +112,11 @@ def machine_line(info: dict[str, Any]) -> str:
     """One markdown line naming the machine, for every summary."""
     gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
     load = info.get("load_average")
+    flags = info.get("cpu_isa_flags", info.get("cpu_flags")) or []
+    bf16 = {True: "; native bf16", False: "; no native bf16"}.get(info.get("cpu_bf16_native"), "")
+    isa = f"ISA {info.get('cpu_capability', '?')} ({' '.join(flags) or 'flags unknown'}{bf16})"
     return (
-        f"{info['cpu']} ({info['physical_cores']} cores, {info['torch_threads']} torch threads{gpu}), "
+        f"{info['cpu']} ({info['physical_cores']} cores, {info['torch_threads']} torch threads{gpu}; {isa}), "
         f"torch {info['torch']}, load average {load[0] if load else '?'} at start, {info['date']}"
     )
 

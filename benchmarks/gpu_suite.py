@@ -199,18 +199,22 @@ def spandrel_compare(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
     if weights.suffix != ".pth":
         basicsr = save_basicsr(weights.with_suffix(".pth"), load_weights_file(weights).state_dict)
     sp = spandrel.ModelLoader().load_from_file(str(basicsr)).model.eval().to(args.device)
-    ours = load_model(weights, device=args.device, precision="fp16")
+    # fp16 on the GPU; the CPU dry run uses its own low precision (fp16 is not native on x86 CPUs)
+    precision = "fp16" if args.device == "cuda" else args.precisions[0]
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision]
+    ours = load_model(weights, device=args.device, precision=precision)
     batch = max(args.batches)
     x = torch.rand(batch, 3, args.side, args.side, device=args.device)
-    sp_half = sp.half()
+    sp_half = sp.to(dtype)
     with torch.inference_mode():
-        diff = float((sp_half(x.half()).float().clamp(0, 1) - ours(x)).abs().max())
-        t_sp = time_calls(lambda: sp_half(x.half()), args, reps=args.reps, budget_s=15)
+        diff = float((sp_half(x.to(dtype)).float().clamp(0, 1) - ours(x)).abs().max())
+        t_sp = time_calls(lambda: sp_half(x.to(dtype)), args, reps=args.reps, budget_s=15)
         t_ours = time_calls(lambda: ours(x), args, reps=args.reps, budget_s=15)
     return {
         "batch": batch,
-        "spandrel_fp16_s": t_sp,
-        "srzoo_fp16_s": t_ours,
+        "precision": precision,
+        f"spandrel_{precision}_s": t_sp,
+        f"srzoo_{precision}_s": t_ours,
         "ratio": t_sp / t_ours,
         "max_abs_diff": diff,
     }
@@ -282,7 +286,7 @@ def training_compile_child(cfg: dict[str, Any]) -> None:
 def training_compiled(args: argparse.Namespace) -> dict[str, Any]:
     """GAN step (batch 16, HR 128, bf16 autocast, channels_last) with torch.compile, time-capped."""
     ns = {"device": args.device, "batch": args.train_batch, "patch": args.train_patch, "tiny": args.dry_run,
-          "mixed_precision": "bf16", "channels_last": True, "iters": args.train_iters, "warmup": 3,
+          "mixed_precision": args.train_precision, "channels_last": True, "iters": args.train_iters, "warmup": 3,
           "budget": 30.0, "peak": args.peak, **args.kwargs}  # fmt: skip
     cfg = {"kind": "training", "modes": args.compile_modes, "args": ns}
     result, note = run_child(cfg, max(30.0, min(args.compile_timeout, args.budget - elapsed() - 30)))
@@ -298,7 +302,7 @@ def compiled(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
         "side": args.side,
         "reps": args.reps,
     }
-    cfg["precision"] = "fp16" if args.device == "cuda" else "bf16"
+    cfg["precision"] = "fp16" if args.device == "cuda" else args.precisions[0]
     cfg["modes"] = args.compile_modes
     cfg["flops"] = common.rrdbnet_flops(args.side, args.side, batch, **args.kwargs)
     result, note = run_child(cfg, max(30.0, min(args.compile_timeout, args.budget - elapsed() - 120)))
@@ -318,7 +322,7 @@ def training(args: argparse.Namespace) -> dict[str, Any]:
         batch=args.train_batch,
         patch=args.train_patch,
         tiny=args.dry_run,
-        mixed_precision="bf16",
+        mixed_precision=args.train_precision,
         channels_last=True,
         iters=args.train_iters,
         warmup=3,
@@ -332,7 +336,7 @@ def training(args: argparse.Namespace) -> dict[str, Any]:
         entry.pop("seconds", None)
         common.log(f"   {kind}: {entry['iters_per_s']:.2f} it/s, {entry['gflops'] / 1e3:.1f} TFLOP/s")
         out[kind] = entry
-    return {"batch": ns.batch, "patch": ns.patch, "mixed_precision": "bf16", "phases": out}
+    return {"batch": ns.batch, "patch": ns.patch, "mixed_precision": ns.mixed_precision, "phases": out}
 
 
 def memory(args: argparse.Namespace, weights: Path) -> dict[str, Any]:
@@ -421,9 +425,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.compile_modes is None:
         args.compile_modes = "default" if args.dry_run else "reduce-overhead,max-autotune-no-cudagraphs"
     args.compile_modes = [m for m in args.compile_modes.split(",") if m]
+    # the dry run's CPU runs bf16 only where oneDNN has bf16 kernels (srzoo refuses it on AVX2)
+    cpu_bf16 = common.cpu_bf16_native()
+    args.train_precision = "bf16" if args.device == "cuda" or cpu_bf16 else "no"
     if args.dry_run:
         args.kwargs = {"num_blocks": 1, "num_feat": 16, "num_grow": 32}
-        args.side, args.batches, args.reps, args.precisions = 16, [1, 2], 1, ["bf16", "fp32"]
+        args.side, args.batches, args.reps = 16, [1, 2], 1
+        args.precisions = ["bf16", "fp32"] if cpu_bf16 else ["fp32"]
         args.train_batch, args.train_patch, args.train_iters = 2, 32, 1
         args.mem_size, args.mem_tile = 64, 48
     else:

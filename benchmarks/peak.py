@@ -89,13 +89,14 @@ def markdown(report: dict[str, Any]) -> str:
     for dtype, entry in report["peak"].items():
         for label, rate in entry["kernels"].items():
             rows.append((dtype, label, rate, "**peak**" if rate == entry["peak_gflops"] else ""))
-    return "\n\n".join(
-        [
-            f"# Peak throughput ({report['device']})",
-            common.machine_line(report["machine"]),
-            common.markdown_table(("dtype", "kernel", "GFLOP/s", ""), rows),
-        ]
-    )
+    parts = [f"# Peak throughput ({report['device']})", common.machine_line(report["machine"])]
+    if report["device"] == "cpu" and report["machine"].get("cpu_bf16_native") is False:
+        parts.append(
+            "This CPU has no oneDNN bf16 kernels: the bf16 rows time PyTorch's generic fallback loops "
+            "(what srzoo refuses to run; srzoo.inference.precision)."
+        )
+    parts.append(common.markdown_table(("dtype", "kernel", "GFLOP/s", ""), rows))
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,13 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=3.0, help="time budget per kernel")
     p.add_argument("--quick", action="store_true", help="tiny sizes (tests)")
     p.add_argument("--out", help="output folder (default benchmarks/results)")
+    p.add_argument("--name", help="output file name without extension (default peak_<device>)")
     args = p.parse_args(argv)
     common.set_threads(args.threads)
     t0 = time.perf_counter()
     peak = measure(args.device, quick=args.quick, seconds=args.seconds)
     report = {"device": args.device, "machine": common.machine_info(), "peak": peak}
     report["seconds"] = round(time.perf_counter() - t0, 1)
-    path = common.write_results(f"peak_{args.device}", report, markdown(report), args.out)
+    path = common.write_results(args.name or f"peak_{args.device}", report, markdown(report), args.out)
     for dtype, entry in peak.items():
         common.log(f"{dtype} peak {entry['peak_gflops']:.1f} GFLOP/s")
     common.log(f"wrote {path}")

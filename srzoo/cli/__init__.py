@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from srzoo.errors import SrzooError, did_you_mean
 
 # Each name is a module srzoo.cli.<name> with register(subparsers) and run(args) -> int.
-COMMANDS: tuple[str, ...] = ("list_cmd", "bench", "infer", "interpolate", "export", "train", "demo", "report")
+COMMANDS: tuple[str, ...] = (
+    "list_cmd", "bench", "infer", "interpolate", "export", "train", "demo", "report", "degrade",
+)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):

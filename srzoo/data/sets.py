@@ -258,7 +258,8 @@ def open_eval_set(
     max_images: int | None = None,
     center_crop: int | None = None,
 ) -> EvalSet:
-    """A registered set ('set5', 'div2k-valid', ...) or a folder (HR images, or EDSR HR/ + LR_bicubic/)."""
+    """A registered set ('set5', 'div2k-valid', ...) or a folder: HR images, or EDSR HR/ + LR_bicubic/X<s>/, or
+    HR/ + LR/X<s>/ (other degradations, e.g. the sets `srzoo degrade` writes)."""
     if int(scale) < 1:
         raise ConfigError(f"scale must be a positive integer, got {scale}")
     info, parsed_split = parse_set_name(name_or_path)
@@ -266,9 +267,9 @@ def open_eval_set(
         folder = Path(name_or_path).expanduser()
         edsr = (folder / "HR").is_dir()
         hr_dir = folder / "HR" if edsr else folder
-        pairs = pairs_in(
-            hr_dir, folder / "LR_bicubic" / f"X{scale}" if edsr else None, scale, strict_lr=False
-        )
+        lr_dirs = [folder / sub / f"X{scale}" for sub in ("LR_bicubic", "LR")]
+        lr_dir = next((d for d in lr_dirs if d.is_dir()), lr_dirs[0]) if edsr else None
+        pairs = pairs_in(hr_dir, lr_dir, scale, strict_lr=False)
         located = Located(folder_title(folder), hr_dir, pairs)
     else:
         located = locate(info, int(scale), root=root, split=split or parsed_split, download=download)
