@@ -10,6 +10,7 @@ the CPU kernel by the input's memory layout (`SRModel` does). Nets that cannot b
 
 from __future__ import annotations
 
+import copy
 import functools
 import operator
 import weakref
@@ -263,13 +264,23 @@ def _pool_concats(gm: fx.GraphModule) -> int:
     return len(chosen)
 
 
+def _tree_copy(net: nn.Module) -> nn.Module:
+    """A copy of the module tree sharing every Parameter and buffer with `net`.
+
+    Tracing runs forward on Proxies; a net that caches values on itself (padding sizes, attention masks) keeps
+    those Proxies when the trace fails halfway and then fails on real input. Tracing the copy leaves `net` intact.
+    """
+    memo: dict[int, Any] = {id(t): t for t in (*net.parameters(), *net.buffers())}
+    return copy.deepcopy(net, memo)
+
+
 def fuse_for_inference(net: nn.Module, *, pool_concats: bool = True) -> nn.Module:
     """A copy-free fused version of `net` (sharing its Parameters) for inference; `net` if nothing fuses.
 
     `pool_concats=False` keeps plain torch.cat (to measure what the per-call concat buffers buy).
     """
     try:
-        gm = fx.symbolic_trace(net)
+        gm = fx.symbolic_trace(_tree_copy(net))
     except Exception:  # data-dependent control flow etc.: this arch simply runs unfused
         return net
     modules = dict(gm.named_modules())
