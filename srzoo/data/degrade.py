@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from dataclasses import dataclass
@@ -27,27 +26,16 @@ def bicubic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
     return np.ascontiguousarray(lr if lr.ndim == 2 else lr.transpose(1, 2, 0))
 
 
-@functools.lru_cache(maxsize=512)
-def _down_matrix(n: int, scale: int) -> np.ndarray:
-    from srzoo.imaging.resize import resize_matrix
-
-    return resize_matrix(n, n // scale, 1.0 / scale).numpy()
-
-
 def bicubic_lr_small(hr: np.ndarray, scale: int) -> np.ndarray:
-    """Same rule as `bicubic_lr` (sides must be multiples of the scale), in numpy for small crops.
+    """Same rule and bits as `bicubic_lr` (sides must be multiples of the scale), in numpy for small crops.
 
     numpy keeps this single-threaded and fast inside DataLoader workers and in the main process alike, where
-    a tiny multi-threaded torch matmul costs ~100x more on a busy CPU.
+    many tiny multi-threaded torch ops cost far more on a busy CPU.
     """
-    h, w = hr.shape[:2]
-    mh, mw = _down_matrix(h, scale), _down_matrix(w, scale)
-    x = hr.astype(np.float64)
-    x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
-    # Height first, then width, rounding half up and saturating after each pass, as MATLAB does on uint8.
-    x = np.clip(np.floor(mh @ x + 0.5), 0, 255)
-    x = np.clip(np.floor(x @ mw.T + 0.5), 0, 255).astype(np.uint8)
-    return x[0] if hr.ndim == 2 else np.ascontiguousarray(x.transpose(1, 2, 0))
+    from srzoo.imaging.resize import imresize_uint8_np
+
+    lr = imresize_uint8_np(hr if hr.ndim == 2 else hr.transpose(2, 0, 1), 1.0 / int(scale))
+    return lr if hr.ndim == 2 else np.ascontiguousarray(lr.transpose(1, 2, 0))
 
 
 def lr_crop_on_the_fly(hr: np.ndarray, top: int, left: int, size: int, scale: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""MATLAB-exact bicubic `imresize` (antialiased down, and up) as batched torch matmuls, plus LR helpers."""
+"""MATLAB-exact bicubic `imresize` (antialiased down, and up) as batched torch tap sums, plus LR helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from torch import Tensor
 
 from srzoo.errors import InputError
 
-__all__ = ["degrade_bicubic", "imresize", "imresize_uint8", "modcrop", "resize_matrix"]
+__all__ = [
+    "degrade_bicubic",
+    "imresize",
+    "imresize_levels",
+    "imresize_uint8",
+    "imresize_uint8_np",
+    "modcrop",
+    "resize_matrix",
+]
 
 _KERNEL_WIDTH = 4.0  # support of MATLAB's cubic kernel (a = -0.5): |x| < 2
 
@@ -26,27 +34,44 @@ def _cubic(x: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=256)
-def _matrix_np(in_len: int, out_len: int, scale: float, antialias: bool) -> np.ndarray:
-    # float64 numpy so the weights are identical on every device and for every input dtype.
+def _taps_np(in_len: int, out_len: int, scale: float, antialias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB's `contributions`: (out_len, P) 0-based input indices and float64 weights, in MATLAB's tap order.
+
+    The weights follow imresize.m's formulas and operation order (kernel, sequential row sum, divide), so
+    the per-tap sums in `_pass` add up the same terms as MATLAB's loop.
+    """
     aa = antialias and scale < 1
     width = _KERNEL_WIDTH / scale if aa else _KERNEL_WIDTH
     x = np.arange(1, out_len + 1, dtype=np.float64)
     # 1-based input coordinate of each output pixel centre (MATLAB's mapping keeps pixel areas aligned).
     u = x / scale + 0.5 * (1 - 1 / scale)
     left = np.floor(u - width / 2)
-    taps = math.ceil(width) + 2  # one spare tap each side; spare taps get weight 0
+    taps = math.ceil(width) + 2  # MATLAB's P: one spare tap each side
     idx = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]
     dist = u[:, None] - idx
     # Antialiasing stretches the kernel by 1/scale (and scales it down so it still integrates to 1).
     weights = scale * _cubic(dist * scale) if aa else _cubic(dist)
-    weights = weights / weights.sum(axis=1, keepdims=True)
+    total = weights[:, 0].copy()
+    for k in range(1, taps):  # left to right, one add at a time (numpy's sum would pair terms up)
+        total += weights[:, k]
+    weights = weights / total[:, None]
     # MATLAB mirrors out-of-range indices: aux = [1..n, n..1], index = aux(mod(i-1, 2n)+1).
     zero_based = np.mod(idx.astype(np.int64) - 1, 2 * in_len)
     mirrored = np.where(zero_based < in_len, zero_based, 2 * in_len - 1 - zero_based)
+    # MATLAB drops the tap columns that are zero for every output pixel; mirrored taps stay separate terms.
+    keep = np.any(weights != 0, axis=0)
+    idx_out, w_out = np.ascontiguousarray(mirrored[:, keep]), np.ascontiguousarray(weights[:, keep])
+    idx_out.setflags(write=False)
+    w_out.setflags(write=False)
+    return idx_out, w_out
+
+
+@functools.lru_cache(maxsize=64)
+def _matrix_np(in_len: int, out_len: int, scale: float, antialias: bool) -> np.ndarray:
+    idx, weights = _taps_np(in_len, out_len, scale, antialias)
     mat = np.zeros((out_len, in_len), dtype=np.float64)
-    rows = np.repeat(np.arange(out_len), taps)
-    # Mirrored taps can land on the same input pixel; their weights add, as MATLAB's sum does.
-    np.add.at(mat, (rows, mirrored.reshape(-1)), weights.reshape(-1))
+    rows = np.repeat(np.arange(out_len), idx.shape[1])
+    np.add.at(mat, (rows, idx.reshape(-1)), weights.reshape(-1))  # mirrored taps on one pixel add up
     mat.setflags(write=False)
     return mat
 
@@ -60,7 +85,10 @@ def resize_matrix(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
 ) -> Tensor:
-    """(out_len, in_len) matrix M with `resized = M @ signal` for one dimension, MATLAB bicubic rules."""
+    """(out_len, in_len) matrix M with `resized ≈ M @ signal` for one dimension, MATLAB bicubic weights.
+
+    Equal to `imresize` up to rounding (it sums the terms in another order); the resizers use the taps.
+    """
     # torch.tensor copies: the cached numpy matrix is read-only and must stay shared.
     return torch.tensor(_matrix_np(in_len, out_len, float(scale), antialias), dtype=dtype, device=device)
 
@@ -86,6 +114,12 @@ def _plan(
     return (out_h / h, out_w / w), (out_h, out_w)
 
 
+def _order(scales: tuple[float, float]) -> list[int]:
+    # MATLAB's dimensionOrder: [~, order] = sort(scale), the smaller scale first; sort is stable, so on ties
+    # (every plain `imresize(x, s)`) height first. The official LR files are exact only in this order.
+    return sorted((0, 1), key=lambda d: scales[d])
+
+
 def _as_nchw(x: Tensor, what: str) -> tuple[Tensor, tuple[int, ...]]:
     if not isinstance(x, Tensor):
         raise InputError(
@@ -97,21 +131,31 @@ def _as_nchw(x: Tensor, what: str) -> tuple[Tensor, tuple[int, ...]]:
     return x.reshape((1,) * (4 - x.ndim) + shape), shape
 
 
-def _resize_passes(
-    x: Tensor, scales: tuple[float, float], out_hw: tuple[int, int], antialias: bool, quantize: bool
+def _pass(x: Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> Tensor:
+    """One 1-D resize along `dim` (2: height, 3: width) of an NCHW tensor, in x's dtype."""
+    if dim == 3:  # resize width as height on the transpose: whole rows are then gathered, not single values
+        return _pass(x.transpose(2, 3).contiguous(), 2, out_len, scale, antialias).transpose(2, 3)
+    idx_np, w_np = _taps_np(x.shape[2], out_len, scale, antialias)
+    idx = torch.from_numpy(idx_np.T.copy()).to(x.device)  # (P, out): one row per tap
+    w = torch.tensor(w_np.T[:, :, None], dtype=x.dtype, device=x.device)  # (P, out, 1)
+    # MATLAB's resize loop sums w1*x1 + w2*x2 + ... tap by tap, left to right, in double. So does this, with
+    # separate multiply and add kernels (no fused multiply-add): the same terms in the same order, and the same
+    # bits on every device and batch size. Work grows with the taps (4 up, 4*s down), not the image side.
+    acc = x.index_select(2, idx[0]).mul_(w[0])
+    for k in range(1, idx.shape[0]):
+        acc.add_(x.index_select(2, idx[k]).mul_(w[k]))
+    return acc
+
+
+def _resize(
+    x: Tensor, scales: tuple[float, float], out_hw: tuple[int, int], antialias: bool, peak: int | None
 ) -> Tensor:
-    h, w = x.shape[-2:]
-    mats = {
-        0: resize_matrix(h, out_hw[0], scales[0], antialias=antialias, dtype=x.dtype, device=x.device),
-        1: resize_matrix(w, out_hw[1], scales[1], antialias=antialias, dtype=x.dtype, device=x.device),
-    }
-    # MATLAB resizes the dimension with the smaller scale first; on ties (the usual case) height first.
-    # Python's sort is stable, so equal scales keep (height, width).
-    for dim in sorted((0, 1), key=lambda d: scales[d]):
-        x = mats[0] @ x if dim == 0 else x @ mats[1].T
-        if quantize:
-            # uint8 after each pass as MATLAB: round half away from zero (values >= -0.5 here), saturate.
-            x = torch.floor(x + 0.5).clamp_(0, 255)
+    for d in _order(scales):
+        x = _pass(x, 2 + d, out_hw[d], scales[d], antialias)
+        if peak is not None:
+            # The integer class after each pass, as MATLAB: round half away from zero (here floor(v + 0.5):
+            # equal once saturated, since v < -0.5 clamps to 0 either way), then saturate.
+            x = torch.floor(x.add_(0.5)).clamp_(0, peak)
     return x
 
 
@@ -121,7 +165,8 @@ def imresize(
     """MATLAB `imresize(x, scale, 'bicubic')` (or to `size`=(H, W)) on float tensors in any value range.
 
     Accepts (N,C,H,W), (C,H,W) or (H,W); returns the same layout and dtype on the same device. Computes in
-    float64 for float64 input and in float32 otherwise. No rounding or clipping (bicubic overshoots).
+    float64 for float64 input and in float32 otherwise. No rounding or clipping (bicubic overshoots): this is
+    MATLAB on a double image. For MATLAB on uint8 images use `imresize_uint8`.
     """
     x4, shape = _as_nchw(x, "imresize")
     if not torch.is_floating_point(x4):
@@ -130,7 +175,25 @@ def imresize(
         )
     scales, out_hw = _plan(x4.shape[-2], x4.shape[-1], scale, size)
     work = torch.float64 if x4.dtype == torch.float64 else torch.float32
-    y = _resize_passes(x4.to(work), scales, out_hw, antialias, quantize=False).to(x.dtype)
+    y = _resize(x4.to(work), scales, out_hw, antialias, peak=None).to(x.dtype).contiguous()
+    return y.reshape(shape[:-2] + out_hw)
+
+
+def imresize_levels(
+    img: Tensor, scale: float | None = None, size: tuple[int, int] | None = None, *, peak: int = 255
+) -> Tensor:
+    """MATLAB `imresize` on an integer image class 0..peak (255: uint8, 65535: uint16), as float64 integers.
+
+    `img` holds integers 0..peak in any dtype, shaped (N,C,H,W), (C,H,W) or (H,W). Bicubic, antialiased when
+    shrinking, rounded and saturated to the class after EACH 1-D pass (height first), as MATLAB does.
+    """
+    x4, shape = _as_nchw(img, "imresize_levels")
+    if peak < 1:
+        raise InputError(f"imresize_levels: peak must be a positive integer (255 for uint8), got {peak}")
+    scales, out_hw = _plan(x4.shape[-2], x4.shape[-1], scale, size)
+    # float64 keeps each sum exact enough that ties (k + 0.5, common with the dyadic x2/x4 weights) are real
+    # ties, and the sums are MATLAB's own (it computes in double).
+    y = _resize(x4.to(torch.float64), scales, out_hw, True, peak=int(peak)).contiguous()
     return y.reshape(shape[:-2] + out_hw)
 
 
@@ -140,11 +203,27 @@ def imresize_uint8(img: Tensor, scale: float | None = None, size: tuple[int, int
     `img` is uint8 (or float holding 0..255 integers), shaped (N,C,H,W), (C,H,W) or (H,W); returns uint8.
     This is the rule the official benchmark LR files were made with (bit-exact).
     """
-    x4, shape = _as_nchw(img, "imresize_uint8")
-    scales, out_hw = _plan(x4.shape[-2], x4.shape[-1], scale, size)
-    # float64 keeps sums exact enough that ties (k + 0.5, common with the dyadic x2/x4 weights) are real ties.
-    y = _resize_passes(x4.to(torch.float64), scales, out_hw, True, quantize=True).to(torch.uint8)
-    return y.reshape(shape[:-2] + out_hw)
+    return imresize_levels(img, scale, size, peak=255).to(torch.uint8)
+
+
+def imresize_uint8_np(img: np.ndarray, scale: float) -> np.ndarray:
+    """`imresize_uint8` in numpy for small (C, H, W) or (H, W) arrays: the same taps, sums and rounding.
+
+    numpy stays single-threaded and cheap inside DataLoader workers, where many tiny torch ops cost more.
+    """
+    x = img.astype(np.float64)
+    h, w = x.shape[-2:]
+    scales = (float(scale), float(scale))
+    out_hw = (_output_len(h, scale), _output_len(w, scale))
+    for d in _order(scales):
+        axis = x.ndim - 2 + d
+        idx, wts = _taps_np(x.shape[axis], out_hw[d], scales[d], True)
+        wts = wts[:, :, None] if d == 0 else wts
+        acc = np.take(x, idx[:, 0], axis=axis) * wts[:, 0]
+        for k in range(1, idx.shape[1]):
+            acc += np.take(x, idx[:, k], axis=axis) * wts[:, k]
+        x = np.clip(np.floor(acc + 0.5), 0, 255)
+    return x.astype(np.uint8)
 
 
 def modcrop(img: Tensor | np.ndarray, scale: int) -> Tensor | np.ndarray:
