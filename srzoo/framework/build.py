@@ -77,12 +77,19 @@ def build_degradation(name: str, scale: int, **kwargs: Any) -> Any:
     return fn
 
 
-def build_optimizer(spec: OptimizerSpec, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(
+    spec: OptimizerSpec, params: Iterable[nn.Parameter], *, fused: bool = False
+) -> torch.optim.Optimizer:
+    """`fused`: Adam/AdamW's fused kernel, SGD's multi-tensor one (compiled CUDA steps); else torch's default."""
     params = [p for p in params if p.requires_grad]
     if spec.name == "sgd":
-        return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay)
+        kernel = {"foreach": True} if fused else {}
+        return torch.optim.SGD(
+            params, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay, **kernel
+        )
     cls = torch.optim.AdamW if spec.name == "adamw" else torch.optim.Adam
-    return cls(params, lr=spec.lr, betas=spec.betas, weight_decay=spec.weight_decay)
+    kernel = {"fused": True} if fused else {}
+    return cls(params, lr=spec.lr, betas=spec.betas, weight_decay=spec.weight_decay, **kernel)
 
 
 def build_scheduler(

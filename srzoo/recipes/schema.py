@@ -136,6 +136,12 @@ class EngineSpec:
     store_interval: int = 0  # export generator weights every N iterations; 0: only at phase ends
     best_warmup: int = 0
     trackers: list[str] = field(default_factory=lambda: ["tensorboard"])
+    # torch.compile the step's models and losses (and, on CUDA, channels_last, fused Adam, cudnn.benchmark);
+    # off: the eager step, bit for bit. compile_mode "auto" picks per device (srzoo/train/fast.py).
+    compile: bool = False
+    compile_mode: Literal[
+        "auto", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
+    ] = "auto"
 
     def __post_init__(self) -> None:
         if self.grad_accum < 1 or self.keep_checkpoints < 1:

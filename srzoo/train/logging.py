@@ -81,12 +81,16 @@ class Console:
         if self.main:
             self.bar.write(message)
 
-    def step(self, phase: str, values: Mapping[str, float]) -> None:
+    def step(self, phase: str) -> None:
         if self.main:
             self.bar.set_description(phase, refresh=False)
+            self.bar.update(1)
+
+    def show(self, values: Mapping[str, float]) -> None:
+        """The latest losses beside the bar (at each readback of the step values, not every step)."""
+        if self.main:
             shown = {k.split("/")[-1]: f"{v:.4g}" for k, v in values.items() if k.startswith(("g/", "d/adv"))}
             self.bar.set_postfix(shown, refresh=False)
-            self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()

@@ -3,9 +3,11 @@
 The contract the loop relies on (docs/training.md): `Phase(spec, recipe, generator)`; `prepare(accelerator)`
 wraps the phase's own models, optimizers and schedulers with Accelerate, each by name (the order of the
 `accelerator.prepare` calls is the checkpoint order); `train_step(batch, accelerator) -> dict[str, Tensor|float]`
-does one micro-batch inside ONE `accelerator.accumulate` block; `after_step(accelerator, step)` runs once per
-optimizer step (schedulers, EMA), with `step` the phase's step count kept by the loop; `export_module` /
-`export_state_dict` give the generator to save (EMA weights when enabled).
+does one micro-batch inside ONE `accelerator.accumulate` block and returns its logged terms as detached device
+tensors, never read back there (the session reads them at the log interval: no host sync in a step);
+`after_step(accelerator, step)` runs once per optimizer step (schedulers, EMA), with `step` the phase's step
+count kept by the loop; `export_module` / `export_state_dict` give the generator to save (EMA weights when
+enabled).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from srzoo.framework.descriptors import StateDict
 from srzoo.framework.registries import ARCHS
 from srzoo.recipes.schema import LossSpec, PhaseSpec, Recipe
 from srzoo.train.ema import GeneratorEma
+from srzoo.train.fast import StepSettings
 
 Batch = dict[str, torch.Tensor]
 
@@ -44,6 +47,9 @@ class Phase:
             if self.engine.ema_decay
             else None
         )
+        self.fast = StepSettings()  # eager until prepare() knows the device (train.compile)
+        self._g: Any = self.generator
+        self._losses_fast: list[Any] = [loss for _, _, loss in self.loss_terms]
 
     # -- what the loop and the checkpoints see ---------------------------------------------------------
     def models(self) -> dict[str, nn.Module]:
@@ -57,18 +63,31 @@ class Phase:
 
     def prepare(self, accelerator: Any) -> None:
         """Wrap the generator, its optimizer and scheduler with Accelerate (DDP, mixed precision, device)."""
+        self._settle(accelerator)
+        if self.fast.fused:  # nothing has stepped yet: a fresh optimizer and schedule are the same run
+            self.g_optimizer = build_optimizer(self.spec.optimizer, self.generator.parameters(), fused=True)
+            self.g_scheduler = build_scheduler(self.spec.scheduler, self.g_optimizer, self.spec.iters)
         self.generator, self.g_optimizer, self.g_scheduler = accelerator.prepare(
             self.generator, self.g_optimizer, self.g_scheduler
         )
         self._to_device(accelerator)
+
+    def _settle(self, accelerator: Any) -> None:
+        """This device's step settings (train.compile); the generator and EMA in their memory format."""
+        self.fast = StepSettings.resolve(self.engine, accelerator.device, accelerator.num_processes)
+        self.fast.to_format(self.generator, *([self.ema.module] if self.ema is not None else []))
 
     def _to_device(self, accelerator: Any) -> None:
         for _, _, loss in self.loss_terms:
             loss.to(accelerator.device)
         if self.ema is not None:
             self.ema.to(accelerator.device)
+        # Compiled wrappers share the prepared modules' parameters; checkpoints, EMA, exports and validation
+        # keep using the plain modules.
+        self._g = self.fast.wrap(self.generator)
+        self._losses_fast = [self.fast.wrap(loss) for _, _, loss in self.loss_terms]
 
-    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, float]:
+    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     # -- shared helpers ---------------------------------------------------------------------------------
@@ -97,7 +116,7 @@ class Phase:
         sharpened HR).
         """
         total = sr.new_zeros(())
-        for key, weight, loss in self.loss_terms:
+        for (key, weight, _), loss in zip(self.loss_terms, self._losses_fast):
             target = self.loss_targets.get(key, "hr")
             if target != "hr" and (batch is None or target not in batch):
                 have = sorted(batch) if batch is not None else ["hr"]
@@ -135,22 +154,11 @@ class Phase:
         return self.ema.module if self.ema is not None else accelerator.unwrap_model(self.generator)
 
     def export_state_dict(self, accelerator: Any) -> StateDict:
+        # the usual layout even when a compiled CUDA step trains in channels_last
         return {
-            k: v.detach().to("cpu").clone() for k, v in self.export_module(accelerator).state_dict().items()
+            k: v.detach().to("cpu", memory_format=torch.contiguous_format).clone()
+            for k, v in self.export_module(accelerator).state_dict().items()
         }
-
-
-def _floats(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:
-    """The logged terms as floats, read back in one transfer per device (each `float(t)` is a GPU sync)."""
-    out = {k: float(v) for k, v in logs.items() if not isinstance(v, torch.Tensor)}
-    by_device: dict[torch.device, list[str]] = {}
-    for key, value in logs.items():
-        if isinstance(value, torch.Tensor):
-            by_device.setdefault(value.device, []).append(key)
-    for keys in by_device.values():
-        values = torch.stack([logs[k].detach().float().reshape(()) for k in keys]).tolist()
-        out.update(zip(keys, values))
-    return {k: out[k] for k in logs}
 
 
 class SupervisedPhase(Phase):
@@ -165,17 +173,17 @@ class SupervisedPhase(Phase):
         if not self.loss_terms:
             raise ConfigError(f"phase {spec.name!r}: list at least one loss, e.g. losses: [{{name: l1}}]")
 
-    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, float]:
+    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, torch.Tensor]:
         logs: dict[str, torch.Tensor] = {}
         with accelerator.accumulate(self.generator):
             with accelerator.autocast():
-                total = self.content(self.generator(batch["lr"]), batch["hr"], logs, batch)
+                total = self.content(self._g(batch["lr"]), batch["hr"], logs, batch)
             accelerator.backward(total)
             self.clip(accelerator, self.generator)
             self.g_optimizer.step()
             self.g_optimizer.zero_grad(set_to_none=True)
         logs["g/total"] = total.detach()
-        return _floats(logs)
+        return logs
 
 
 class AdversarialPhase(Phase):
@@ -206,6 +214,8 @@ class AdversarialPhase(Phase):
         )
         self.d_scheduler = build_scheduler(spec.d_scheduler or spec.scheduler, self.d_optimizer, spec.iters)
         self._d_plain: nn.Module = self.discriminator
+        self._d: Any = self.discriminator
+        self._d_frozen: Any = self.discriminator
 
     @staticmethod
     def _build_discriminator(spec: PhaseSpec, recipe: Recipe) -> nn.Module:
@@ -235,6 +245,16 @@ class AdversarialPhase(Phase):
 
     def prepare(self, accelerator: Any) -> None:
         """G, then D, with their optimizers and schedulers (the checkpoint order)."""
+        self._settle(accelerator)
+        self.fast.to_format(self.discriminator)
+        if self.fast.fused:  # nothing has stepped yet: fresh optimizers and schedules are the same run
+            spec, d_params = self.spec, self.discriminator.parameters()
+            self.g_optimizer = build_optimizer(spec.optimizer, self.generator.parameters(), fused=True)
+            self.g_scheduler = build_scheduler(spec.scheduler, self.g_optimizer, spec.iters)
+            self.d_optimizer = build_optimizer(spec.d_optimizer or spec.optimizer, d_params, fused=True)
+            self.d_scheduler = build_scheduler(
+                spec.d_scheduler or spec.scheduler, self.d_optimizer, spec.iters
+            )
         (
             self.generator,
             self.discriminator,
@@ -254,17 +274,18 @@ class AdversarialPhase(Phase):
         self.gan.to(accelerator.device)
         # The frozen-D forward of the generator step bypasses DDP: no D gradient exists to reduce there.
         self._d_plain = accelerator.unwrap_model(self.discriminator)
+        self._d, self._d_frozen = self.fast.wrap(self.discriminator), self.fast.wrap(self._d_plain)
 
-    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, float]:
+    def train_step(self, batch: Batch, accelerator: Any) -> dict[str, torch.Tensor]:
         lr, hr = batch["lr"], batch["hr"]
         logs: dict[str, torch.Tensor] = {}
         with accelerator.accumulate(self.generator, self.discriminator):
             self._d_plain.requires_grad_(False)
             with accelerator.autocast():
-                sr = self.generator(lr)
+                sr = self._g(lr)
                 g_total = self.content(sr, hr, logs, batch)
-                real_logits = self._d_plain(hr).detach()
-                g_adv = self.gan.g_loss(real_logits, self._d_plain(sr))
+                real_logits = self._d_frozen(hr).detach()
+                g_adv = self.gan.g_loss(real_logits, self._d_frozen(sr))
                 g_total = g_total + self.gan_weight * g_adv
             accelerator.backward(g_total)
             self.clip(accelerator, self.generator)
@@ -273,8 +294,8 @@ class AdversarialPhase(Phase):
 
             self._d_plain.requires_grad_(True)
             with accelerator.autocast():
-                real = self.discriminator(hr)
-                fake = self.discriminator(sr.detach())
+                real = self._d(hr)
+                fake = self._d(sr.detach())
                 d_adv = self.gan.d_loss(real, fake)
             accelerator.backward(d_adv)
             self.clip(accelerator, self.discriminator)
@@ -284,4 +305,4 @@ class AdversarialPhase(Phase):
         logs.update(
             {"d/real_logit": real.detach().float().mean(), "d/fake_logit": fake.detach().float().mean()}
         )
-        return _floats(logs)
+        return logs

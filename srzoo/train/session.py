@@ -23,11 +23,15 @@ from srzoo.recipes.schema import PhaseSpec, Recipe
 from srzoo.train.accel import make_accelerator
 from srzoo.train.checkpoint import Checkpoints, TrainState, load_checkpoint
 from srzoo.train.data import degraded_batches, micro_batch_size, train_batches
+from srzoo.train.fast import StepSettings
 from srzoo.train.logging import Console, MetricsLog, check_trackers, flat_config, log, setup_file_log
 from srzoo.train.options import TrainOptions
+from srzoo.train.readback import PendingValues
 from srzoo.train.validate import validate
 
 EXIT_CODES = {"complete": 0, "max_steps": 0, "SIGINT": 130, "SIGTERM": 143}
+# Steps whose logged values may wait on the device (log_interval 0 or very large): then a readback anyway.
+MAX_PENDING_STEPS = 1000
 
 
 class TrainingError(SrzooError):
@@ -64,6 +68,9 @@ class Session:
         self.resume = self._find_resume(options.resume)
         self.state = TrainState(**vars(self.resume.state)) if self.resume else TrainState()
         # Everything that can reject the recipe runs before anything is written or opened.
+        self.fast = StepSettings.resolve(self.engine, self.device, self.world)  # train.compile
+        self.fast.global_flags(self.device)
+        self.pending = PendingValues(self.engine.grad_accum)
         self.degradation: Any = self.new_degradation()  # rebuilt per phase: a pair pool starts empty
         self._check_phases()
         self.val_sets = self._open_val_sets()
@@ -209,33 +216,47 @@ class Session:
             return batches
         return degraded_batches(batches, self.degradation, seed=seed, rank=rank, start_micro_batch=start)
 
-    def step(self, phase: Any) -> dict[str, float]:
-        """One optimizer step (grad_accum micro-batches); values averaged over micro-batches and processes."""
-        sums: dict[str, float] = {}
+    def step(self, phase: Any) -> None:
+        """One optimizer step (grad_accum micro-batches). Its logged values stay on the device until the
+        next readback (log interval, validation, checkpoint, export), so the host never waits for the step."""
+        micro = []
         for _ in range(self.engine.grad_accum):
-            for key, value in phase.train_step(next(self.batches), self.accelerator).items():
-                sums[key] = sums.get(key, 0.0) + value / self.engine.grad_accum
-        if self.world > 1:
-            keys = sorted(sums)
-            mean = self.accelerator.reduce(torch.tensor([sums[k] for k in keys], device=self.device), "mean")
-            sums = dict(zip(keys, mean.tolist()))
-        bad = {k: v for k, v in sums.items() if not math.isfinite(v)}
-        if bad:
-            last = self.checkpoints.complete()
-            keep = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
-            raise TrainingError(
-                f"non-finite loss at step {self.state.global_step + 1} of phase {phase.spec.name!r} "
-                f"({', '.join(f'{k}={v}' for k, v in bad.items())}); {keep}. Lower the learning rate or set "
-                "train.grad_clip, then --resume auto"
-            )
+            self.fast.begin_micro_step()
+            micro.append(phase.train_step(self.fast.batch(next(self.batches)), self.accelerator))
         self.state.advance()
         phase.after_step(self.accelerator, self.state.phase_step)
-        values = sums | phase.learning_rates()
-        self.metrics.add(values)
-        self.console.step(phase.spec.name, values)
+        self.pending.add(self.state.global_step, micro, phase.learning_rates())
+        self.console.step(phase.spec.name)
+        if self.due(self.engine.log_interval) or len(self.pending) >= MAX_PENDING_STEPS:
+            self.read_back(phase)
         if self.due(self.engine.log_interval):
             self.metrics.flush(self.state.global_step, phase.spec.name, {})
-        return values
+
+    def read_back(self, phase: Any) -> None:
+        """The pending steps' values on the host (one sync), averaged over micro-batches and processes, into
+        the metrics; the NaN guard: a non-finite value stops the run before anything is saved after it.
+
+        The guard therefore sees a NaN at the next readback, up to log_interval - 1 steps late (they are
+        wasted, never saved); train.log_interval=1 checks every step at the cost of one sync per step.
+        """
+        reduce = None
+        if self.world > 1:
+            reduce = lambda t: self.accelerator.reduce(t.to(self.device), "mean")  # noqa: E731
+        values: dict[str, float] = {}
+        for step, values in self.pending.read(reduce):
+            bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+            if bad:
+                self.pending = PendingValues(self.engine.grad_accum)
+                last = self.checkpoints.complete()
+                keep = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+                raise TrainingError(
+                    f"non-finite loss at step {step} of phase {phase.spec.name!r} "
+                    f"({', '.join(f'{k}={v}' for k, v in bad.items())}); {keep}. Lower the learning rate or "
+                    "set train.grad_clip, then --resume auto"
+                )
+            self.metrics.add(values)
+        if values:
+            self.console.show(values)
 
     def due(self, interval: int) -> bool:
         return interval > 0 and self.state.global_step % interval == 0
@@ -245,6 +266,7 @@ class Session:
         step = self.state.global_step
         if self.validated_at == step or not self.recipe.data.val:
             return
+        self.read_back(phase)  # on every process (it may reduce), and never validate past a NaN
         self.validated_at = step
         if self.main:
             from srzoo.train.samples import save_samples
@@ -270,6 +292,7 @@ class Session:
     def checkpoint(self, phase: Any) -> None:
         if self.checkpointed_at == self.state.global_step:
             return
+        self.read_back(phase)  # the NaN guard: nothing after a non-finite step is saved
         meta = {
             "phase": phase.spec.name, "recipe": self.recipe.name, "config_hash": config_hash(self.recipe),
             "srzoo": __version__, "processes": self.world,
@@ -280,6 +303,7 @@ class Session:
 
     def export(self, name: str, phase: Any, extra: dict[str, Any] | None = None) -> None:
         """Generator weights (EMA when enabled) as `<output>/<name>.safetensors` with srzoo metadata."""
+        self.read_back(phase)
         state_dict = phase.export_state_dict(self.accelerator)
         if self.main:
             spec = self.recipe.generator
@@ -293,6 +317,7 @@ class Session:
 
     def end_phase(self, phase: Any) -> nn.Module:
         """Validate, checkpoint, export `<phase>.safetensors`; the next phase starts from that generator."""
+        self.read_back(phase)
         self.metrics.flush(self.state.global_step, phase.spec.name, {})
         self.validate(phase)
         self.checkpoint(phase)
@@ -306,6 +331,7 @@ class Session:
         complete = self.state.phase_index >= len(self.recipe.phases)
         status = "complete" if complete else self.stop_signal or "max_steps"
         if phase is not None:
+            self.read_back(phase)
             self.metrics.flush(self.state.global_step, phase.spec.name, {})
             if not complete and self.state.global_step > 0:
                 self.checkpoint(phase)
