@@ -63,6 +63,8 @@ def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
         for j in range(recipe.train.grad_accum):
             phase.train_step(_batch(dataset, size // recipe.train.grad_accum, (i + j) * size), accelerator)
         phase.after_step(accelerator, i + 1)
+        if accelerator.device.type == "cuda":  # steps no longer read their losses back: wait for the GPU
+            torch.cuda.synchronize(accelerator.device)
         times.append(time.perf_counter() - start)
     accelerator.free_memory()
     return statistics.median(times[1:])
