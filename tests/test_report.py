@@ -164,3 +164,21 @@ def test_nice_ticks_cover_the_data() -> None:
     for lo, hi in ((0.5479, 0.54795), (0.49, 0.62), (1, 8), (5, 5), (-3e-4, 2e-3)):
         ticks = nice_ticks(lo, hi)
         assert ticks[0] <= lo and ticks[-1] >= hi and 2 <= len(ticks) <= 12, (lo, hi, ticks)
+
+
+def test_run_page_with_a_bench_and_one_recorded_in_the_run(tmp_path: Path) -> None:
+    from srzoo.data.sets import open_eval_set
+    from srzoo.report import model_images, reference_images, write_run_page
+
+    run = run_dir(tmp_path / "r")
+    _, report = bench_page(tmp_path / "b")
+    images = model_images(report, {"bicubic": tmp_path / "b" / "page" / "images" / "bicubic"})
+    images |= reference_images([open_eval_set(str(tmp_path / "b" / "hr"), SCALE)], tmp_path / "refs")
+    text, html = parse(write_run_page(run, tmp_path / "with_bench", bench=(report, images)))
+    assert 'id="bench"' in text and len(html.cmps) == 2 * IMAGES  # validation crops, then the bench's images
+    assert all((tmp_path / "with_bench" / src).is_file() for src in html.options)
+    # A bench recorded in the run (RUN_DIR/bench/results.json) is found on its own: its scores, no pictures.
+    report.write_json(run / "bench" / "results.json")
+    text, html = parse(write_run_page(run))
+    assert 'id="bench"' in text and len(html.cmps) == IMAGES
+    assert f"{report.result('nearest', report.sets[0]).mean('psnr'):.2f}" in text
