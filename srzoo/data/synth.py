@@ -39,7 +39,7 @@ def _hr_tensor(array: np.ndarray, scale: int) -> torch.Tensor:
 
     rgb = to_rgb(array)
     h, w = rgb.shape[0] - rgb.shape[0] % scale, rgb.shape[1] - rgb.shape[1] % scale  # modcrop
-    return torch.from_numpy(np.ascontiguousarray(rgb[:h, :w])).permute(2, 0, 1)[None].float() / 255.0
+    return torch.from_numpy(np.array(rgb[:h, :w])).permute(2, 0, 1)[None].float() / 255.0
 
 
 def _to_uint8(t: torch.Tensor) -> np.ndarray:
