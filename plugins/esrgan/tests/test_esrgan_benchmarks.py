@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: benchmarks/ measures this plugin's RRDBNet
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
