@@ -90,6 +90,7 @@ def markdown(report: dict[str, Any]) -> str:
         for label, rate in entry["kernels"].items():
             rows.append((dtype, label, rate, "**peak**" if rate == entry["peak_gflops"] else ""))
     parts = [f"# Peak throughput ({report['device']})", common.machine_line(report["machine"])]
+    parts.append(f"Best timed call per kernel ({report.get('clock', 'wall')} clock).")
     if report["device"] == "cpu" and report["machine"].get("cpu_bf16_native") is False:
         parts.append(
             "This CPU has no oneDNN bf16 kernels: the bf16 rows time PyTorch's generic fallback loops "
@@ -107,11 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny sizes (tests)")
     p.add_argument("--out", help="output folder (default benchmarks/results)")
     p.add_argument("--name", help="output file name without extension (default peak_<device>)")
+    p.add_argument(
+        "--clock",
+        default="wall",
+        choices=("wall", "cpu"),
+        help="cpu: process CPU seconds (use with --threads 1 on a busy machine)",
+    )
     args = p.parse_args(argv)
     common.set_threads(args.threads)
     t0 = time.perf_counter()
-    peak = measure(args.device, quick=args.quick, seconds=args.seconds)
-    report = {"device": args.device, "machine": common.machine_info(), "peak": peak}
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    peak = measure(args.device, quick=args.quick, seconds=args.seconds, clock=clock)
+    report = {"device": args.device, "machine": common.machine_info(), "clock": args.clock, "peak": peak}
     report["seconds"] = round(time.perf_counter() - t0, 1)
     path = common.write_results(args.name or f"peak_{args.device}", report, markdown(report), args.out)
     for dtype, entry in peak.items():
