@@ -177,8 +177,15 @@ def test_run_page_with_a_bench_and_one_recorded_in_the_run(tmp_path: Path) -> No
     text, html = parse(write_run_page(run, tmp_path / "with_bench", bench=(report, images)))
     assert 'id="bench"' in text and len(html.cmps) == 2 * IMAGES  # validation crops, then the bench's images
     assert all((tmp_path / "with_bench" / src).is_file() for src in html.options)
-    # A bench recorded in the run (RUN_DIR/bench/results.json) is found on its own: its scores, no pictures.
-    report.write_json(run / "bench" / "results.json")
+    # A bench recorded in the run with `srzoo bench --report RUN_DIR/bench` is found on its own, pictures too.
+    code = main(["bench", "--arch", "bicubic", "--sets", str(tmp_path / "b" / "hr"), "--report", str(run / "bench"),
+                 "--quiet"])  # fmt: skip
+    assert code == 0 and (run / "bench" / "results.json").is_file()
+    text, html = parse(write_run_page(run))
+    assert 'id="bench"' in text and len(html.cmps) == 2 * IMAGES
+    assert all((run / "report" / src).is_file() for src in html.options)
+    # Scores alone (no pictures saved): the tables, no comparison views.
+    shutil.rmtree(run / "bench" / "images")
     text, html = parse(write_run_page(run))
     assert 'id="bench"' in text and len(html.cmps) == IMAGES
-    assert f"{report.result('nearest', report.sets[0]).mean('psnr'):.2f}" in text
+    assert f"{report.result('bicubic', report.sets[0]).mean('psnr'):.2f}" in text

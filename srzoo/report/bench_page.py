@@ -67,6 +67,20 @@ def load_bench_json(path: Path) -> BenchReport:
         raise InputError(f"{path} is not a bench results.json ({type(exc).__name__}: {exc})") from None
 
 
+def saved_images(report: BenchReport, folder: Path) -> dict[tuple[str, str, str], Path]:
+    """The pictures of `report` found under `folder` (a page's images/ or run_bench's save_images_dir)."""
+    found = {}
+    for r in report.results:
+        for i in r.images:
+            for variant in (r.model, HR, LR):
+                for path in (folder / variant / r.set / f"{i.name}.png",
+                             folder / slug(variant) / slug(r.set) / f"{slug(i.name)}.png"):  # fmt: skip
+                    if path.is_file():
+                        found[(variant, r.set, i.name)] = path
+                        break
+    return found
+
+
 def _place(src: Path, out_dir: Path, key: tuple[str, str, str]) -> str:
     """The image's URL relative to the page, copying it under out_dir/images/ when it lives elsewhere."""
     src = src.resolve()
@@ -220,9 +234,13 @@ def bench_body(
 def write_bench_page(
     report: BenchReport, out_dir: str | Path, images: ImageFiles, *, title: str | None = None
 ) -> Path:
-    """`out_dir`/index.html for a bench; pictures not already under `out_dir` are copied to out_dir/images."""
+    """`out_dir`/index.html for a bench; pictures not already under `out_dir` are copied to out_dir/images.
+
+    The scores go beside the page as results.json, so that the page can be rebuilt (e.g. inside a run's page).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    report.write_json(out_dir / "results.json")
     scale = report.convention.get("scale")
     title = title or f"srzoo bench x{scale}: {', '.join(report.models)} on {', '.join(report.sets)}"
     toc = " ".join(f'<a href="#set-{esc(slug(s))}">{esc(s)}</a>' for s in report.sets)

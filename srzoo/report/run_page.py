@@ -10,7 +10,7 @@ from typing import Any
 from srzoo.errors import InputError
 from srzoo.eval.tables import BenchReport
 from srzoo.report._html import Cell, Table, esc, number_cell, slug, write_page
-from srzoo.report.bench_page import IMAGES, ImageFiles, _place, bench_body, load_bench_json
+from srzoo.report.bench_page import IMAGES, ImageFiles, _place, bench_body, load_bench_json, saved_images
 from srzoo.report.compare import Comparison, Variant
 from srzoo.report.svg import line_chart
 
@@ -176,7 +176,8 @@ def write_run_page(
     """`out_dir` (default RUN_DIR/report)/index.html for a training run; returns the page's path.
 
     `bench`: a bench of the run's weights to show at the end; by default RUN_DIR/bench/results.json when
-    there is one (written by `srzoo bench --weights RUN_DIR --out-dir RUN_DIR/bench`).
+    there is one, with the pictures under RUN_DIR/bench/images (`srzoo bench --weights RUN_DIR --sets ...
+    --report RUN_DIR/bench` writes both).
     """
     run_dir = Path(run_dir)
     metrics = run_dir / "metrics.jsonl"
@@ -201,16 +202,7 @@ def write_run_page(
     weights = sorted(p.name for p in run_dir.glob("*.safetensors"))
     if bench is None and (run_dir / "bench" / "results.json").is_file():
         report = load_bench_json(run_dir / "bench" / "results.json")
-        saved = run_dir / "bench" / IMAGES
-        bench = (
-            report,
-            {
-                (r.model, r.set, i.name): saved / r.model / r.set / f"{i.name}.png"
-                for r in report.results
-                for i in r.images
-                if (saved / r.model / r.set / f"{i.name}.png").is_file()
-            },
-        )
+        bench = report, saved_images(report, run_dir / "bench" / IMAGES)
     body = [
         f"<h1>{esc(title)}</h1>",
         '<nav class="toc"><a href="#curves">curves</a> <a href="#samples">validation images</a> '
