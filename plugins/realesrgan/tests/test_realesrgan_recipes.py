@@ -1,0 +1,62 @@
+"""The shipped recipes: official settings load strictly; `srzoo train realesrgan_x4plus` runs both phases on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from srzoo import load_recipe
+from srzoo.cli import main
+from srzoo.testing.training import write_images
+
+RECIPES = ("realesrnet_x4plus", "realesrgan_x4plus", "realesr_general_x4v3", "realesrgan_tiny_x4")
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_loads_by_name_and_by_registry_path(name: str) -> None:
+    by_name = load_recipe(name)
+    assert by_name == load_recipe(REPO / "registry" / f"{name}.yaml")
+    assert by_name.data.degradation is not None and by_name.data.degradation.name == "realesrgan"
+
+
+def test_x4plus_recipe_has_the_official_settings() -> None:
+    r = load_recipe("realesrgan_x4plus")
+    assert [p.name for p in r.phases] == ["net", "gan"]
+    assert r.generator.kwargs == {"num_feat": 64, "num_grow": 32, "num_blocks": 23}
+    assert r.discriminator.arch == "unet_discriminator" and r.train.ema_decay == 0.999
+    assert r.data.batch_size == 48 and r.data.degradation.kwargs["gt_size"] == 256
+    net, gan = r.phases
+    assert (net.iters, net.optimizer.lr, gan.iters, gan.optimizer.lr) == (1_000_000, 2e-4, 400_000, 1e-4)
+    assert [(t.name, t.weight, t.target) for t in gan.losses] == [
+        ("l1", 1.0, "hr_usm"),
+        ("perceptual", 1.0, "hr_usm"),
+    ]
+    assert gan.losses[1].kwargs["layer_weights"] == {
+        "conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0,
+    }  # fmt: skip
+    assert (gan.gan_loss.name, gan.gan_loss.weight) == ("gan", 0.1)
+
+
+def test_train_realesrgan_x4plus_runs_both_phases_on_cpu(tmp_path: Path) -> None:
+    images = write_images(tmp_path / "hr", 4, size=64)
+    out = tmp_path / "run"
+    code = main([
+        "train", "realesrgan_x4plus", "--output-dir", str(out),
+        "generator.kwargs={num_feat: 8, num_grow: 4, num_blocks: 1}",
+        "discriminator.kwargs={num_feat: 4}",
+        f"data.train=[{{name: image_folder, kwargs: {{path: {images}}}}}]",
+        "data.patch_size=48", "data.batch_size=2", "data.num_workers=0",
+        "data.degradation.kwargs={gt_size: 32, queue_size: 4}",
+        "phases.0.iters=3", "phases.1.iters=2",
+        "phases.1.losses.1.kwargs.weights=none",  # VGG19 ImageNet weights are not downloadable here
+        "train.trackers=[]", "train.store_interval=0",
+    ])  # fmt: skip
+    assert code == 0
+    net, gan = load_file(str(out / "net.safetensors")), load_file(str(out / "gan.safetensors"))
+    assert net.keys() == gan.keys() and any(not torch.equal(net[k], gan[k]) for k in net)
+    records = (out / "metrics.jsonl").read_text()
+    assert '"train/d/adv"' in records and '"train/g/perceptual"' in records
