@@ -34,8 +34,10 @@ def _call(fn: Callable[..., Any], kwargs: dict[str, Any], what: str) -> Any:
     check_kwargs(fn, kwargs, what)
     try:
         return fn(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"cannot build {what} with {kwargs}: {exc}") from None
+    # torch's own argument checks (e.g. a negative size) raise RuntimeError
+    except (TypeError, ValueError, RuntimeError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ConfigError(f"cannot build {what} with {kwargs}: {reason}") from None
 
 
 def build_arch(name: str, scale: int = 4, **kwargs: Any) -> nn.Module:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +45,12 @@ class OptimizerSpec:
     weight_decay: float = 0.0
     momentum: float = 0.9  # sgd only
 
+    def __post_init__(self) -> None:
+        for key in ("lr", "weight_decay", "momentum"):
+            _at_least(key, getattr(self, key), 0.0)
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas must be in [0, 1), got {list(self.betas)}")
+
 
 @dataclass
 class SchedulerSpec:
@@ -54,6 +61,13 @@ class SchedulerSpec:
     step_size: int = 0  # step: decay every step_size iterations
     gamma: float = 0.5
     eta_min: float = 0.0  # cosine
+
+    def __post_init__(self) -> None:
+        _at_least("gamma", self.gamma, 0.0, open_=True)
+        _at_least("eta_min", self.eta_min, 0.0)
+        _at_least("step_size", self.step_size, 0)
+        for milestone in self.milestones:
+            _at_least("milestones", milestone, 0)
 
 
 @dataclass
@@ -78,6 +92,16 @@ class AugmentSpec:
     dropout_prob: float = 0.0
     backend: Literal["torchvision", "albumentations"] = "torchvision"
 
+    def __post_init__(self) -> None:
+        for key in ("jpeg_prob", "dropout_prob"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"{key} is a probability in [0, 1], got {getattr(self, key)}")
+        low, high = self.jpeg_quality
+        if not 1 <= low <= high <= 100:
+            raise ValueError(
+                f"jpeg_quality must be [low, high] with 1 <= low <= high <= 100, got {[low, high]}"
+            )
+
 
 @dataclass
 class DataSpec:
@@ -93,6 +117,12 @@ class DataSpec:
     cache: bool = False  # decode training images once into an array cache
     # When set, the loader yields HR patches only and this degradation makes the LR (docs/plugins.md)
     degradation: DegradationSpec | None = None
+
+    def __post_init__(self) -> None:
+        for key, low in (("patch_size", 1), ("batch_size", 1), ("num_workers", 0)):
+            _at_least(key, getattr(self, key), low)
+        for key in ("val_max_images", "val_center_crop"):
+            _at_least(key, getattr(self, key), 0)
 
 
 @dataclass
@@ -117,6 +147,9 @@ class PhaseSpec:
     def __post_init__(self) -> None:
         if self.iters < 0:
             raise ValueError(f"phase {self.name!r}: iters must be >= 0")
+        for key in ("batch_size", "patch_size"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise ValueError(f"phase {self.name!r}: {key} must be >= 1 (or left out: data.{key})")
 
 
 @dataclass
@@ -151,7 +184,7 @@ class EngineSpec:
         for key in ("log_interval", "val_interval", "checkpoint_interval", "store_interval", "best_warmup"):
             if getattr(self, key) < 0:
                 raise ValueError(f"train.{key} must be >= 0 (0: only at phase ends / never)")
-        if self.grad_clip is not None and self.grad_clip <= 0:
+        if self.grad_clip is not None and not self.grad_clip > 0:  # NaN too
             raise ValueError("train.grad_clip must be > 0 or null")
 
 
@@ -175,6 +208,8 @@ class Recipe:
             raise ValueError(f"phase names must be unique, got {names}")
         if self.scale < 1:
             raise ValueError("scale must be >= 1")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
         for phase in self.phases:  # per-phase settings resolved here, once
             phase.batch_size = phase.batch_size or self.data.batch_size
             phase.patch_size = phase.patch_size or self.data.patch_size
@@ -185,3 +220,9 @@ def load_recipe(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     """Recipe by path or registered name, with its base chain merged and `key=value` overrides applied."""
     data = apply_overrides(load_recipe_dict(ref), list(overrides))
     return from_dict(Recipe, data)
+
+
+def _at_least(key: str, value: float, low: float, *, open_: bool = False) -> None:
+    """A finite number >= low (> low when `open_`): what optimizers, schedulers and crops accept."""
+    if not (math.isfinite(value) and (value > low if open_ else value >= low)):
+        raise ValueError(f"{key} must be a finite number {'>' if open_ else '>='} {low:g}, got {value}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -10,13 +11,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from srzoo.errors import ConfigError
+from srzoo.errors import ConfigError, SrzooError
+from srzoo.framework.files import sha256_file
 
 STATE_FILE = "srzoo_state.json"
 EMA_FILE = "ema.safetensors"
 # a data.degradation's state (e.g. a pair pool), one file per process
 DEGRADATION_FILE = "degradation-{rank}.safetensors"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
+FILES_KEY = "files"  # in the state file: sha256 of every other file, checked before a resume
+
+
+class CheckpointWriteError(SrzooError):
+    """A checkpoint could not be written (disk full, permissions); the previous ones are untouched."""
 
 
 @dataclass
@@ -45,6 +52,7 @@ class CheckpointInfo:
     path: Path
     state: TrainState
     meta: dict[str, Any]
+    skipped: tuple[str, ...] = ()  # newer checkpoints passed over as damaged (for a warning), newest first
 
 
 class Checkpoints:
@@ -85,29 +93,49 @@ class Checkpoints:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         accelerator.wait_for_everyone()
-        accelerator.save_state(str(tmp))
-        _save_degradation(degradation, tmp / DEGRADATION_FILE.format(rank=accelerator.process_index))
-        accelerator.wait_for_everyone()
+        try:
+            accelerator.save_state(str(tmp))
+            _save_degradation(degradation, tmp / DEGRADATION_FILE.format(rank=accelerator.process_index))
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                if ema is not None:
+                    ema.save(tmp / EMA_FILE)
+                # The state file is written last: a folder holding it is complete, and its digests say intact.
+                record = {"state": asdict(state), **meta, FILES_KEY: _digests(tmp)}
+                (tmp / STATE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+                if final.exists():  # re-saving the same step (e.g. a resumed run stopping where it started)
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)  # a half-written checkpoint must not hold the disk
+            raise self._write_error(final, exc) from None
         if accelerator.is_main_process:
-            if ema is not None:
-                ema.save(tmp / EMA_FILE)
-            # The state file is written last: a folder holding it is complete.
-            (tmp / STATE_FILE).write_text(json.dumps({"state": asdict(state), **meta}, indent=2) + "\n")
-            if final.exists():  # re-saving the same step (e.g. a resumed run stopping where it started)
-                shutil.rmtree(final)
-            os.replace(tmp, final)
             for old in self.complete()[: -self.keep]:
-                shutil.rmtree(old, ignore_errors=True)
+                # Renamed first: a kill during the removal leaves a `.tmp-*` folder, never half a checkpoint.
+                doomed = old.with_name(f".tmp-removed-{old.name}")
+                os.replace(old, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
         accelerator.wait_for_everyone()
         return final
+
+    def _write_error(self, final: Path, exc: OSError) -> CheckpointWriteError:
+        done = [p for p in self.complete() if p != final]
+        keep = (
+            f"the last complete checkpoint {done[-1]} is intact" if done else "no checkpoint was written yet"
+        )
+        reason = exc.strerror or str(exc)
+        hint = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "fix the output folder"
+        return CheckpointWriteError(
+            f"cannot write checkpoint {final.name} in {self.root}: {reason}; {keep}. "
+            f"Training stopped: {hint}, then continue with --resume auto"
+        )
 
     def find(self, resume: str | None) -> CheckpointInfo | None:
         """`auto`: the newest complete checkpoint (None if none); else a checkpoint or run directory."""
         if resume is None:
             return None
         if resume == "auto":
-            found = self.complete()
-            return read_checkpoint(found[-1]) if found else None
+            return self._newest_intact()
         path = Path(resume).expanduser()
         if (path / "checkpoints").is_dir() and not (path / STATE_FILE).is_file():
             found = Checkpoints(path, self.keep).complete()
@@ -119,7 +147,59 @@ class Checkpoints:
                 f"--resume {resume}: not a complete srzoo checkpoint (no {STATE_FILE}); "
                 "pass a checkpoints/checkpoint-N folder, a run directory, or `auto`"
             )
-        return read_checkpoint(path)
+        info = read_checkpoint(path)
+        problem = damage(info)
+        if problem:
+            raise ConfigError(
+                f"--resume {resume}: checkpoint {info.path.name} is damaged ({problem}); pass an older one"
+            )
+        return info
+
+    def _newest_intact(self) -> CheckpointInfo | None:
+        """The newest checkpoint whose files match their digests; damaged newer ones are named in `skipped`."""
+        skipped: list[str] = []
+        found = self.complete()
+        for path in reversed(found):
+            try:
+                info = read_checkpoint(path)
+                problem = damage(info)
+            except ConfigError as exc:
+                problem = str(exc)
+            if problem is None:
+                info.skipped = tuple(skipped)
+                return info
+            skipped.append(f"checkpoint {path.name} is damaged ({problem})")
+        if found:
+            raise ConfigError(
+                f"--resume auto: no intact checkpoint in {self.root} ({'; '.join(skipped)[:300]}); "
+                "start again in another --output-dir"
+            )
+        return None
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): sha256_file(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != STATE_FILE
+    }
+
+
+def damage(info: CheckpointInfo) -> str | None:
+    """What is wrong with a checkpoint's files (missing or changed since it was saved), or None when intact.
+
+    Checkpoints saved before srzoo recorded digests are trusted as they are.
+    """
+    recorded = info.meta.get(FILES_KEY)
+    if not isinstance(recorded, dict):
+        return None
+    for name, digest in recorded.items():
+        path = info.path / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if sha256_file(path) != digest:
+            return f"{name} has changed since it was saved"
+    return None
 
 
 def read_checkpoint(path: Path) -> CheckpointInfo:

@@ -117,6 +117,8 @@ class Session:
             self.accelerator.init_trackers(self.recipe.name, config=config, init_kwargs=wandb)
 
     def _announce(self) -> None:
+        for skipped in self.resume.skipped if self.resume else ():
+            self.console.info(f"warning: {skipped}; resuming {self.resume.path.name} instead")
         if self.resume and self.resume.meta.get("config_hash") != config_hash(self.recipe):
             self.console.info(
                 f"note: the recipe differs from the one {self.resume.path.name} was trained with"
@@ -289,10 +291,24 @@ class Session:
                 self.export("best", phase, {"val_psnr_y": score})
         self.accelerator.wait_for_everyone()
 
+    def refuse_non_finite(self, phase: Any, what: str) -> None:
+        """Never save NaN/Inf weights: an update can break them while its loss (taken before it) was finite."""
+        for model_name, model in phase.models().items():
+            bad = next((n for n, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+            if bad is not None:
+                last = self.checkpoints.complete()
+                keep = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+                raise TrainingError(
+                    f"non-finite weights in the {model_name} ({bad}) after step {self.state.global_step} of "
+                    f"phase {phase.spec.name!r}; {what} not written, {keep}. Lower the learning rate or set "
+                    "train.grad_clip, then --resume auto"
+                )
+
     def checkpoint(self, phase: Any) -> None:
         if self.checkpointed_at == self.state.global_step:
             return
         self.read_back(phase)  # the NaN guard: nothing after a non-finite step is saved
+        self.refuse_non_finite(phase, "checkpoint")
         meta = {
             "phase": phase.spec.name, "recipe": self.recipe.name, "config_hash": config_hash(self.recipe),
             "srzoo": __version__, "processes": self.world,
@@ -304,6 +320,7 @@ class Session:
     def export(self, name: str, phase: Any, extra: dict[str, Any] | None = None) -> None:
         """Generator weights (EMA when enabled) as `<output>/<name>.safetensors` with srzoo metadata."""
         self.read_back(phase)
+        self.refuse_non_finite(phase, f"{name}.safetensors")
         state_dict = phase.export_state_dict(self.accelerator)
         if self.main:
             spec = self.recipe.generator
