@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from srzoo.errors import InputError
 from srzoo.eval.tables import FORMATS, LOWER_IS_BETTER, BenchReport, ImageScore, SetResult, convention_line
+from srzoo.framework.files import atomic_write
 from srzoo.report._html import Cell, Table, esc, number_cell, slug, write_page
 from srzoo.report.compare import Comparison, Variant
 
@@ -89,8 +90,8 @@ def _place(src: Path, out_dir: Path, key: tuple[str, str, str]) -> str:
     root = out_dir.resolve()
     if not src.is_relative_to(root):
         dest = root / IMAGES / slug(key[0]) / slug(key[1]) / f"{slug(key[2])}.png"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+        with atomic_write(dest) as tmp:
+            shutil.copyfile(src, tmp)
         src = dest
     return quote(src.relative_to(root).as_posix())
 
