@@ -66,7 +66,7 @@ def test_bench_page_rows_images_and_relative_paths(tmp_path: Path) -> None:
     assert html.tables == [2, IMAGES]
     assert len(html.cmps) == IMAGES
     assert all(c["data-w"] == str(SIDE) and c["data-h"] == str(SIDE) for c in html.cmps)
-    assert '<tr class="baseline"><td>bicubic</td>' in text
+    assert '<tr class="baseline"><td class="text">bicubic</td>' in text
     bicubic = report.result("bicubic", report.sets[0]).mean("psnr")
     nearest = report.result("nearest", report.sets[0]).mean("psnr")
     assert bicubic > nearest  # bicubic beats pixel replication: the better mean is the bold one

@@ -55,8 +55,9 @@ class Cell:
         attrs = ""
         if self.sort is not None:
             attrs += f' data-v="{esc(self.sort)}"'
-        if self.classes:
-            attrs += f' class="{esc(self.classes)}"'
+        classes = self.classes if self.sort is not None else f"{self.classes} text".strip()  # words: left
+        if classes:
+            attrs += f' class="{esc(classes)}"'
         return f"<td{attrs}>{self.text if self.html else esc(self.text)}</td>"
 
 

@@ -12,8 +12,11 @@ _PAD_L, _PAD_R, _PAD_T, _PAD_B = 62, 12, 24, 30
 Series = tuple[str, Sequence[float], Sequence[float]]  # (label, xs, ys)
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values from at or below `lo` to at or above `hi` (1, 2 or 5 times a power of ten apart)."""
+def nice_ticks(lo: float, hi: float, count: int = 5, *, integer: bool = False) -> list[float]:
+    """Round tick values from at or below `lo` to at or above `hi` (1, 2 or 5 times a power of ten apart).
+
+    `integer`: ticks at least 1 apart (training steps are whole numbers).
+    """
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return []
     if hi <= lo:
@@ -21,6 +24,7 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     raw = (hi - lo) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    step = max(step, 1) if integer else step
     first, last = math.floor(lo / step), math.ceil(hi / step)
     return [round(i * step, 12) for i in range(first, last + 1)]
 
@@ -54,8 +58,8 @@ def line_chart(
     xs_all, ys_all = [p[0] for p in points], [p[1] for p in points]
     x0, x1 = min(xs_all), max(xs_all)
     if x1 <= x0:
-        x0, x1 = x0 - 0.5, x0 + 0.5
-    xt, yt = nice_ticks(x0, x1), nice_ticks(min(ys_all), max(ys_all))
+        x0, x1 = x0 - 1, x0 + 1
+    xt, yt = nice_ticks(x0, x1, integer=True), nice_ticks(min(ys_all), max(ys_all))
     y0, y1 = yt[0], yt[-1]
     xstep, ystep = xt[1] - xt[0], yt[1] - yt[0]
     pw, ph = width - _PAD_L - _PAD_R, height - _PAD_T - _PAD_B
