@@ -12,7 +12,7 @@ from PIL import Image, ImageCms
 
 from srzoo import load_model
 from srzoo.imaging.files import _orient, read_image, to_tensor
-from srzoo.imaging.resize import imresize
+from srzoo.imaging.resize import imresize_levels
 from srzoo.imaging.wide import write_png16
 from srzoo.inference.runner import InferOptions, output_path, upscale_file
 from tests.test_infer_support import smooth_rgb
@@ -26,9 +26,12 @@ def bicubic2():
 
 
 def expected(array: np.ndarray, bits: int = 8) -> np.ndarray:
-    """MATLAB-bicubic x2 of a uint array, rounded back to its bit depth (what the bicubic model must give)."""
+    """MATLAB `imresize(x, 2)` of a uint array in its own class (rounded and saturated after each pass, as
+    MATLAB does for uint8/uint16): what the bicubic model must give."""
     peak = 65535 if bits == 16 else 255
-    t = imresize(to_tensor(array), scale=2).clamp_(0, 1)[0].mul_(peak).round_()
+    levels = torch.from_numpy(array.astype(np.float64))
+    levels = levels[None] if levels.ndim == 2 else levels.permute(2, 0, 1)
+    t = imresize_levels(levels, scale=2, peak=peak)
     out = t[0] if t.shape[0] == 1 else t.permute(1, 2, 0)
     return out.numpy().astype(np.int64)
 

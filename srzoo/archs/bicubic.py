@@ -10,21 +10,25 @@ from srzoo.framework.descriptors import Capabilities, describe_arch
 
 ROUNDINGS = ("auto", "uint8", "uint16", "none")
 _PEAKS = {"uint8": 255, "uint16": 65535}
-# fp16 holds k/255 to within 0.07 of a level; a float image's value lands within a tenth of a level of the
-# grid one time in five, so a whole image never does unless it really is an 8-bit (or 16-bit) image.
-_GRID_TOL = 0.1
+# fp16/bf16 hold k/255 to within 0.07 of a level; a float image's value lands within a tenth of a level of the
+# grid one time in five, so a whole image never does unless it really is an 8-bit (or 16-bit) image. fp32 holds
+# k/255 to ~1e-5 of a level: there the tolerance is tight, so a 16-bit image whose values happen to sit near the
+# 8-bit grid (e.g. 257k + 7) is not mistaken for an 8-bit one.
+_GRID_TOL = {torch.float16: 0.1, torch.bfloat16: 0.1}
+_GRID_TOL_WIDE = 0.01
 
 
 def grid_peak(x: torch.Tensor) -> int | None:
     """255 (65535) when every value of `x` is k/255 (k/65535) to a tenth of a level, 0 <= k <= peak; else None."""
     if x.numel() == 0 or x.requires_grad or not torch.is_floating_point(x):
         return None  # a tensor that needs gradients is not an image file's pixels: keep it differentiable
+    tol = _GRID_TOL.get(x.dtype, _GRID_TOL_WIDE)
     for peak in (255, 65535):
         v = x.detach().double() * peak
         if (
-            float(v.amin()) >= -_GRID_TOL
-            and float(v.amax()) <= peak + _GRID_TOL
-            and float((v - v.round()).abs().amax()) <= _GRID_TOL
+            float(v.amin()) >= -tol
+            and float(v.amax()) <= peak + tol
+            and float((v - v.round()).abs().amax()) <= tol
         ):
             return peak
     return None

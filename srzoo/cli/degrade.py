@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from srzoo.cli.values import SCALE, integer
 from srzoo.errors import ConfigError
 
 
@@ -27,14 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
         help="a degradation keyword argument (value parsed as YAML), repeatable, e.g. --set gt_usm=false",
     )  # fmt: skip
-    p.add_argument("--scale", type=int, default=4, help="downscaling factor (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the whole set (default 0)")
+    p.add_argument("--scale", type=SCALE, default=4, help="downscaling factor (default 4)")
+    p.add_argument("--seed", type=integer(0), default=0, help="seed of the whole set (default 0)")
     p.add_argument("--data-root", default=None, help="root of registered sets (default $SRZOO_DATA)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--grid", metavar="PNG", help="also write a grid of sample degradations to this PNG")
-    p.add_argument("--grid-images", type=int, default=4, help="grid rows (source images, default 4)")
-    p.add_argument("--grid-samples", type=int, default=5, help="degradations per row (default 5)")
-    p.add_argument("--grid-crop", type=int, default=128, help="HR crop side per cell (default 128)")
+    p.add_argument(
+        "--grid-images", type=integer(1, 64), default=4, help="grid rows (source images, default 4)"
+    )
+    p.add_argument("--grid-samples", type=integer(1, 64), default=5, help="degradations per row (default 5)")
+    p.add_argument(
+        "--grid-crop", type=integer(8, 4096), default=128, help="HR crop side per cell (default 128)"
+    )
     p.set_defaults(func=run)
 
 

@@ -98,7 +98,7 @@ def upscale_image(
     which keeps edges as sharp as the colour's) or with MATLAB bicubic (`alpha_mode="bicubic"`); a fully
     opaque alpha is not run at all.
     """
-    from srzoo.imaging.resize import imresize
+    from srzoo.imaging.resize import imresize_levels
 
     opts = options or InferOptions()
     stats = stats if stats is not None else TileStats()
@@ -111,11 +111,13 @@ def upscale_image(
     peak = 65535 if image.bits == 16 else 255
     if bool((image.alpha == peak).all()):
         return pixels, np.full((h * s, w * s), peak, dtype=image.alpha.dtype)
-    alpha = to_tensor(image.alpha)
-    if opts.alpha_mode == "bicubic":
-        up = imresize(alpha, scale=s).clamp_(0, 1)
+    if (
+        opts.alpha_mode == "bicubic"
+    ):  # MATLAB imresize in the image's own integer class, like the bicubic arch
+        levels = torch.from_numpy(image.alpha.astype(np.float64))[None, None]
+        up = imresize_levels(levels, scale=s, peak=peak).div_(peak)
     elif opts.alpha_mode == "model":
-        up = _plane(model, alpha, opts, stats)
+        up = _plane(model, to_tensor(image.alpha), opts, stats)
     else:
         raise ConfigError(f"alpha mode {opts.alpha_mode!r} is not 'model' or 'bicubic'")
     return pixels, from_tensor(up, image.bits)
