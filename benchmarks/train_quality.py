@@ -6,6 +6,11 @@ Leaves the run (with psnr.safetensors and gan.safetensors) in DIR and writes
 benchmarks/results/train_quality.json, .md and _curves.png. Phase lengths are fitted to the budget by timing a
 few real steps first (srzoo.train.budget), so a faster machine trains longer. Target: the psnr generator
 reaches Set5 x4 PSNR-Y >= bicubic + 1.0 dB.
+
+On a GPU (issue 16, item 5):  python benchmarks/train_quality.py --device cuda --minutes 10 [--no-compile]
+trains the 23-block esrgan_x4 PSNR phase (bf16, train.compile, cached T91 + BSDS200 when DIV2K is absent) for
+the given minutes (a SIGTERM at the deadline: srzoo stops after the step and exports last.safetensors), then
+benches it on Set5 and BSD100; target Set5 PSNR-Y >= 31.0 dB. Writes train_quality_cuda.json and .md.
 """
 
 from __future__ import annotations
@@ -35,7 +40,85 @@ def parse() -> argparse.Namespace:
         "--output-dir", type=Path, default=HERE / "runs" / "train_quality", help="run directory"
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the json/md/png go")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: the esrgan_x4 run")
+    parser.add_argument("--no-compile", action="store_true", help="cuda: train eager (train.compile=false)")
     return parser.parse_args()
+
+
+GPU_RECIPE, GPU_TARGET_DB = "esrgan_x4", 31.0
+
+
+def main_cuda(args: argparse.Namespace) -> int:
+    """The 23-block PSNR phase for --minutes on the GPU, stopped by a timed SIGTERM; Set5/BSD100 of last."""
+    import shutil
+    import signal
+    import threading
+
+    from common import machine_info, machine_line
+
+    from srzoo.eval.bench import run_bench
+    from srzoo.inference.model import load_model
+    from srzoo.recipes.schema import load_recipe
+    from srzoo.train.loop import train
+    from srzoo.train.options import TrainOptions
+
+    root = Path(os.environ["SRZOO_DATA"])
+    train_sets = (
+        "[{name: div2k, split: train}]" if (root / "DIV2K").is_dir() else "[{name: t91}, {name: bsds200}]"
+    )
+    phase = (
+        "[{name: psnr, type: supervised, iters: 10000000, losses: [{name: l1}], "
+        "optimizer: {name: adam, lr: 2.0e-4, betas: [0.9, 0.99]}}]"
+    )
+    workers = min(12, max(1, (os.cpu_count() or 2) - 2))
+    overrides = [
+        f"phases={phase}", "discriminator=null", f"data.train={train_sets}", "data.val=[{name: set5}]",
+        "data.cache=true", f"data.num_workers={workers}", "train.mixed_precision=bf16",
+        f"train.compile={'false' if args.no_compile else 'true'}", "train.checkpoint_interval=0",
+        "train.val_interval=2000", "train.log_interval=100", "train.trackers=[]", "train.store_interval=0",
+    ]  # fmt: skip
+    recipe = load_recipe(GPU_RECIPE, overrides)
+    if args.output_dir.exists():
+        shutil.rmtree(args.output_dir)
+    machine = machine_info()
+    timer = threading.Timer(args.minutes * 60, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        result = train(recipe, TrainOptions(output_dir=args.output_dir))
+    finally:
+        timer.cancel()
+    train_minutes = (time.perf_counter() - start) / 60
+    report = run_bench(load_model(args.output_dir / "last.safetensors"), ["set5", "bsd100"], baseline=True)
+    results = {("bicubic" if r.model == "bicubic" else "psnr"): {} for r in report.results}
+    for r in report.results:
+        results["bicubic" if r.model == "bicubic" else "psnr"][r.set] = {
+            "psnr": r.mean("psnr"),
+            "ssim": r.mean("ssim"),
+        }
+    set5 = results["psnr"]["Set5"]["psnr"]
+    summary = {
+        "recipe": GPU_RECIPE, "device": "cuda", "compile": not args.no_compile, "overrides": overrides,
+        "budget_minutes": args.minutes, "train_minutes": train_minutes, "iterations": result.global_step,
+        "iters_per_s": result.global_step / (train_minutes * 60), "status": result.status, "results": results,
+        "target": {"threshold": GPU_TARGET_DB, "psnr_set5": set5, "met": set5 >= GPU_TARGET_DB},
+        "machine": machine_line(machine), "machine_info": machine,
+    }  # fmt: skip
+    rows = [f"| {m} | {v['Set5']['psnr']:.2f} | {v['BSD100']['psnr']:.2f} |" for m, v in results.items()]
+    md = "\n".join([
+        f"# Training quality on {machine.get('gpu')}: {GPU_RECIPE} PSNR phase for {args.minutes:g} minutes",
+        "", "| model | Set5 PSNR-Y | BSD100 PSNR-Y |", "|---|---:|---:|", *rows, "",
+        f"Target Set5 >= {GPU_TARGET_DB} dB: **{'PASS' if summary['target']['met'] else 'FAIL'}** ({set5:.2f} dB). "
+        f"{result.global_step} iterations in {train_minutes:.1f} min ({summary['iters_per_s']:.1f} it/s, compile "
+        f"{summary['compile']}, data {train_sets}). Machine: {summary['machine']}.", "",
+    ])  # fmt: skip
+    args.results.mkdir(parents=True, exist_ok=True)
+    with atomic_write(args.results / "train_quality_cuda.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    with atomic_write(args.results / "train_quality_cuda.md") as tmp:
+        tmp.write_text(md)
+    print(md)
+    return 0
 
 
 def recipe_overrides(extra: list[str]) -> list[str]:
@@ -144,6 +227,8 @@ def main() -> int:
         from srzoo.testing import shared_datasets
 
         os.environ["SRZOO_DATA"] = str(shared_datasets())
+    if args.device == "cuda":
+        return main_cuda(args)
     from common import machine_info, machine_line
 
     from srzoo.demo import offline_weights_fallback
