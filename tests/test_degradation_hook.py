@@ -111,12 +111,17 @@ def test_exact_resume_reproduces_the_degraded_run(recipe_file: Path, tmp_path: P
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resume_without_the_saved_state_differs(recipe_file: Path, tmp_path: Path) -> None:
-    """The checkpointed state matters: dropping it changes the resumed run (so the test above can fail)."""
+def test_resume_without_the_saved_state_differs(
+    recipe_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpointed state matters: a degradation that ignores it on resume ends elsewhere (so the test above
+    can fail). The checkpoint stays intact: deleting its state file would make `--resume auto` refuse it."""
     run(recipe_file, tmp_path / "a")
     run(recipe_file, tmp_path / "b", max_steps=2)
-    (tmp_path / "b" / "checkpoints" / "checkpoint-00000002" / "degradation-0.safetensors").unlink()
+    loaded: list[dict] = []
+    monkeypatch.setattr(NoisyPool, "load_state_dict", lambda self, state: loaded.append(state))
     run(recipe_file, tmp_path / "b", resume="auto")
+    assert len(loaded) == 1 and loaded[0]["running"].shape == (3, 8, 8)  # offered, and dropped
     a, b = (
         load_file(str(tmp_path / "a" / "last.safetensors")),
         load_file(str(tmp_path / "b" / "last.safetensors")),

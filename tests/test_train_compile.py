@@ -138,7 +138,7 @@ def _reference(recipe: Any, accum: int) -> tuple[dict[str, torch.Tensor], list[d
                     d.requires_grad_(True)
                     d_adv = gan.d_loss(d(batch["hr"]), d(sr.detach()))
                     (d_adv / accum).backward()
-                    step |= {"g/adv": float(g_adv.detach()), "d/adv": float(d_adv)}
+                    step |= {"g/adv": float(g_adv.detach()), "d/adv": float(d_adv.detach())}
                 step["g/total"] = float(total.detach())
                 for key, value in step.items():
                     sums[key] = sums.get(key, 0.0) + value / accum

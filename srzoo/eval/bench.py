@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from srzoo.errors import ConfigError, InputError, SrzooError, UnknownNameError
 from srzoo.eval.figures import bench_figure, crop, detail_box
@@ -107,13 +106,11 @@ class _Runner:
             kwargs = {} if self.overlap is None else {"overlap": self.overlap}
             with torch.inference_mode():  # upscale clamps its output in place
                 return upscale(self.model, x, tile=self.tile, **kwargs)
+        from srzoo.inference.tiling import _pad_to
+
         h, w = x.shape[-2:]
-        m = self.multiple
-        ph, pw = -h % m, -w % m
-        if ph or pw:
-            # Reflect padding keeps edge statistics natural; the padded output is cropped away below.
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        # Reflect padding keeps edge statistics natural; the padded output is cropped away below.
+        x = _pad_to(x, self.multiple, self.model.card.capabilities.min_size)
         y = self.model(x)
         s = self.model.scale
         return y[..., : h * s, : w * s]

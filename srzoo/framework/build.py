@@ -117,3 +117,16 @@ def build_phase(spec: PhaseSpec, recipe: Recipe, generator: nn.Module) -> Any:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """`module`'s 4-D parameters and buffers in channels_last, in place (optimizers keep their tensors).
+
+    `nn.Module.to(memory_format=channels_last)` fails on a 5-D tensor (FFTformer keeps its FFT filters 5-D);
+    those, and every tensor that is not 4-D, stay as they are.
+    """
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.dim() == 4:
+                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return module

@@ -19,6 +19,7 @@ class Capabilities:
     in_channels: int = 3
     out_channels: int = 3
     size_multiple: int | Mapping[int, int] = 1  # LR side multiple; a mapping gives it per scale
+    min_size: int = 1  # smallest LR side the arch accepts; smaller inputs and tiles are padded up to it
     fp16: bool = True
     bf16: bool = True
     tiling: bool = True

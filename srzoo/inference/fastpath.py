@@ -274,14 +274,27 @@ def _tree_copy(net: nn.Module) -> nn.Module:
     return copy.deepcopy(net, memo)
 
 
+def _kept_proxies(net: nn.Module) -> bool:
+    """Whether tracing left a Proxy on a module: its graph would read that attribute back and return Proxies."""
+    return any(
+        isinstance(value, fx.Proxy)
+        for module in net.modules()
+        for table in (vars(module), module._parameters, module._buffers)
+        for value in table.values()
+    )
+
+
 def fuse_for_inference(net: nn.Module, *, pool_concats: bool = True) -> nn.Module:
     """A copy-free fused version of `net` (sharing its Parameters) for inference; `net` if nothing fuses.
 
     `pool_concats=False` keeps plain torch.cat (to measure what the per-call concat buffers buy).
     """
+    traced = _tree_copy(net)
     try:
-        gm = fx.symbolic_trace(_tree_copy(net))
+        gm = fx.symbolic_trace(traced)
     except Exception:  # data-dependent control flow etc.: this arch simply runs unfused
+        return net
+    if _kept_proxies(traced):  # forward stores on itself (SPAN: `self.mean = self.mean.type_as(x)`): unfused
         return net
     modules = dict(gm.named_modules())
     calls: dict[str, int] = {}

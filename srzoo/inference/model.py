@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from srzoo.errors import ConfigError, WeightsError
-from srzoo.framework.build import build_arch
+from srzoo.framework.build import build_arch, to_channels_last
 from srzoo.framework.descriptors import Capabilities, StateDict
 from srzoo.framework.registries import ARCHS, arch_info
 from srzoo.framework.weights import WeightsFile, resolve_weights
@@ -61,7 +61,7 @@ class SRModel(nn.Module):
         self.cpu_conv = None if cpu_conv is None else check_cpu_conv(cpu_conv)
         self.net.to(dtype=self.dtype)
         if fast:
-            self.net.to(memory_format=torch.channels_last)
+            to_channels_last(self.net)
             self.net = fuse_for_inference(self.net)
 
     @property

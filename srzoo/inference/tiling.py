@@ -67,14 +67,19 @@ def _forward(model: SRModel, x: Tensor, stats: TileStats) -> Tensor:
     return y.clamp_(0, 1)
 
 
-def _pad_to(x: Tensor, multiple: int) -> Tensor:
-    """Pad bottom/right to a multiple of the arch's LR size multiple (reflect; replicate for tiny inputs)."""
+def _pad_to(x: Tensor, multiple: int, minimum: int = 1) -> Tensor:
+    """Pad bottom/right to the arch's LR size multiple and minimum side (reflect; replicate for tiny inputs)."""
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph, pw = (_padded(h, multiple, minimum) - h, _padded(w, multiple, minimum) - w)
     if not ph and not pw:
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def _padded(side: int, multiple: int, minimum: int) -> int:
+    """`side` raised to `minimum`, then to a multiple of `multiple`."""
+    return -(-max(side, minimum) // multiple) * multiple
 
 
 # -- tile geometry -------------------------------------------------------------------------------------------
@@ -146,6 +151,10 @@ def _scatter(weights: list[Tensor], starts: list[int], length: int, scale: int) 
 
 def _multiple(model: SRModel) -> int:
     return max(1, model.card.capabilities.multiple_for(model.scale))
+
+
+def _minimum(model: SRModel) -> int:
+    return max(1, model.card.capabilities.min_size)
 
 
 def _out_channels(model: SRModel, x: Tensor) -> int:
@@ -224,14 +233,14 @@ def choose_tile(model: SRModel, height: int, width: int, overlap: int = 16) -> i
     m = _multiple(model)
     side = int(math.sqrt(budget / bytes_per_pixel(model)))
     side = min(side, cap)
-    side = max(side // m * m, _min_tile(overlap * m, m))
+    side = max(side // m * m, _min_tile(overlap * m, m, _minimum(model)))
     if side >= math.ceil(height / m) * m and side >= math.ceil(width / m) * m:
         return None
     return side
 
 
-def _min_tile(overlap: int, multiple: int) -> int:
-    return max(MIN_TILE, (2 * overlap + multiple + multiple - 1) // multiple * multiple)
+def _min_tile(overlap: int, multiple: int, minimum: int = 1) -> int:
+    return max(MIN_TILE, _padded(2 * overlap + multiple, multiple, minimum))
 
 
 def upscale(
@@ -263,13 +272,14 @@ def upscale(
         tile = choose_tile(model, h, w, overlap)
     elif tile is not None:
         tile = int(tile)
-        if tile < _min_tile(eff, m) and tile < max(h, w):
+        smallest = _min_tile(eff, m, _minimum(model))
+        if tile < smallest and tile < max(h, w):
             raise ConfigError(
                 f"tile {tile} is too small for overlap {overlap} (x{m} for arch {model.card.arch!r} at "
-                f"x{model.scale}): use --tile >= {_min_tile(eff, m)} or a smaller --tile-overlap"
+                f"x{model.scale}): use --tile >= {smallest} or a smaller --tile-overlap"
             )
         tile = tile // m * m
-    x = _pad_to(image.float().cpu(), m)
+    x = _pad_to(image.float().cpu(), m, _minimum(model))
     hp, wp = x.shape[-2:]
     if tile is not None and tile >= max(hp, wp):
         tile = None
@@ -293,7 +303,7 @@ def upscale(
                 stats.events.append(f"out of memory: tile batch {batch}")
                 continue
             smaller = (max(hp, wp) if tile is None else tile) // 2 // m * m
-            if smaller < _min_tile(eff, m):
+            if smaller < _min_tile(eff, m, _minimum(model)):
                 raise InputError(
                     f"out of memory on {model.device} even with {tile or max(hp, wp)}px tiles; "
                     "free memory, lower --tile-overlap or use --device cpu"

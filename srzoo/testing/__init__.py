@@ -16,9 +16,10 @@ from srzoo.framework.registries import ARCHS, arch_info
 DEFAULT_SCALES = (2, 3, 4)  # checked for archs that accept any scale
 
 
-def _sizes(multiple: int, base: int) -> tuple[int, int]:
-    """A non-square LR size that respects the arch's size multiple (catches transposed H/W bugs)."""
-    h = max(multiple, (base // multiple) * multiple)
+def _sizes(multiple: int, base: int, minimum: int = 1) -> tuple[int, int]:
+    """A non-square LR size that respects the arch's size multiple and minimum (catches transposed H/W bugs)."""
+    base = max(base, minimum)
+    h = max(multiple, -(-base // multiple) * multiple)
     return h, h + multiple
 
 
@@ -37,14 +38,15 @@ def check_sr_arch(
     for scale in scales or caps.scales or DEFAULT_SCALES:
         torch.manual_seed(0)
         model = build_arch(name, scale=scale, **kwargs)
-        h, w = _sizes(caps.multiple_for(scale), lr_size)
+        h, w = _sizes(caps.multiple_for(scale), lr_size, caps.min_size)
         x = torch.rand(batch, caps.in_channels, h, w)
         y = model(x)
         expected = (batch, caps.out_channels, h * scale, w * scale)
         assert tuple(y.shape) == expected, f"{name} x{scale}: output {tuple(y.shape)}, expected {expected}"
         assert torch.isfinite(y).all(), f"{name} x{scale}: non-finite output"
         _check_gradients(model, y, f"{name} x{scale}")
-        _check_round_trip(model, build_arch(name, scale=scale, **kwargs), x, f"{name} x{scale}")
+        model.eval()  # train-mode randomness (dropout, stochastic depth) is not part of the state dict
+        _check_round_trip(model, build_arch(name, scale=scale, **kwargs).eval(), x, f"{name} x{scale}")
 
 
 def check_discriminator(

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from srzoo.errors import ConfigError
+from srzoo.framework.build import to_channels_last
 
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 COMPILE_MODES = ("auto", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -82,7 +83,7 @@ class StepSettings:
         """Put `modules` in this step's memory format (in place: optimizers keep their parameters)."""
         if self.channels_last:
             for module in modules:
-                module.to(memory_format=torch.channels_last)
+                to_channels_last(module)
 
     def wrap(self, module: nn.Module) -> Any:
         """`module` itself when eager, else one compiled wrapper per module (sharing its parameters)."""

@@ -35,11 +35,20 @@ def _copy_input(base: Callable[..., torch.Tensor], self: nn.Module, x: torch.Ten
     return base(self, x.clone())
 
 
+def _per_image(base: Callable[..., torch.Tensor], self: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    # SeemoRe's eval-mode mixture of experts routes with `topk_experts.squeeze(0)`, which only holds for one image:
+    # a batch (several images, or several tiles) runs image by image; training mode mixes all experts batched
+    if self.training or x.shape[0] == 1:
+        return base(self, x)
+    return torch.cat([base(self, x[i : i + 1]) for i in range(x.shape[0])])
+
+
 WRAPPERS: dict[str, Callable[..., torch.Tensor]] = {
     "noise_map": _noise_map,
     "noise_map_fdncnn": _noise_map_fdncnn,
     "first": _first,
     "copy_input": _copy_input,
+    "per_image": _per_image,
 }
 
 

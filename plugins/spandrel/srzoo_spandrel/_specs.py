@@ -37,6 +37,11 @@ class Spec:
     in_channels: int = 3
     out_channels: int = 3
 
+    def lr_side(self, base: int = 12) -> int:
+        """The smallest LR side >= base that meets spandrel's minimum and multiple (so spandrel never pads)."""
+        side = max(base, self.minimum)
+        return -(-side // self.multiple) * self.multiple
+
 
 _SWIN = {"embed_dim": 12, "depths": [1], "num_heads": [2], "mlp_ratio": 2.0, "window_size": 4, "img_size": 16}
 # Swin-style classes default to no upsampler (a denoiser); srzoo archs are built for a scale, so pixel-shuffle
@@ -100,7 +105,7 @@ SPECS: dict[str, Spec] = {
                   fp16=False, multiple=8, defaults={"dim": 36}),
     "seemore": Spec("SeemoRe", "SeemoRe", "scale", SR, "Apache-2.0",
                     {"num_experts": 2, "num_layers": 1, "embedding_dim": 8, "global_kernel_size": 3},
-                    fp16=False, minimum=16),
+                    fp16=False, minimum=16, forward="per_image"),
     # SPAN's eval_conv is re-derived from the training-time convs on every eval forward (reparameterisation)
     "span": Spec("SPAN", "SPAN", "upscale", SR, "Apache-2.0", {"feature_channels": 8},
                  defaults={"num_in_ch": 3, "num_out_ch": 3}, frozen=(r".*\.eval_conv\.(weight|bias)",)),

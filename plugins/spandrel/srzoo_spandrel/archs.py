@@ -66,6 +66,7 @@ class SpandrelArch:
             in_channels=spec.in_channels,
             out_channels=spec.out_channels,
             size_multiple=spec.multiple,
+            min_size=max(1, spec.minimum),
             fp16=spec.fp16,
             bf16=spec.bf16,
             tiling=spec.tiling,

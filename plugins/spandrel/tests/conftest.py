@@ -1,25 +1,10 @@
-"""spandrel plugin test helpers: the registered spandrel archs (from the registry) and their tiny test inputs."""
+"""spandrel plugin tests: an isolated srzoo cache."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-
-from srzoo import ARCHS
-
-DIST = "srzoo-spandrel"
-
-
-def spandrel_archs() -> list[str]:
-    """Names this distribution registers, read back from srzoo's registry (not from the plugin's own table)."""
-    return [e.name for e in ARCHS.entries() if e.dist == DIST]
-
-
-def lr_side(spec_minimum: int, multiple: int, base: int = 12) -> int:
-    """The smallest LR side >= base that meets spandrel's minimum and multiple (so it never pads)."""
-    side = max(base, spec_minimum)
-    return -(-side // multiple) * multiple
 
 
 @pytest.fixture(autouse=True)
