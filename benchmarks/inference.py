@@ -4,7 +4,9 @@ Run from the repository root:  .venv/bin/python benchmarks/inference.py [--sizes
 Writes benchmarks/results/inference_<device>.json and .md: per LR size and batch, median wall time of
 alternated runs, output megapixels/s, achieved GFLOP/s, % of the measured peak (benchmarks/peak.py, run
 in the same process), ratio to spandrel and the max abs difference of outputs. `--levers` instead times
-each speed lever separately at one size (inference_levers_<device>.*). `--tiny` is the test mode.
+each speed lever separately at one size (inference_levers_<device>.*). `--arch swinir,span,...` instead times
+spandrel-plugin archs at published configurations against spandrel's own module (inference_archs.py;
+inference_spandrel_archs_<device>.*). `--tiny` is the test mode.
 """
 
 from __future__ import annotations
@@ -393,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", type=Path, default=common.ROOT.parent / "shared" / "datasets")
     p.add_argument("--levers", action="store_true", help="time each speed lever separately instead")
     p.add_argument("--compile", action="store_true", help="with --levers: also torch.compile (slow warm-up)")
+    p.add_argument(
+        "--arch", help="NAME[,NAME...]: spandrel-plugin archs vs spandrel's own module (default sizes 64)"
+    )
     p.add_argument("--tiny", action="store_true", help="test mode: random 1-block model, LR 16, one rep")
     p.add_argument("--out", help="output folder (default benchmarks/results)")
     p.add_argument("--name", help="output file name without extension (default inference[_levers]_<device>)")
@@ -403,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     args.precisions = args.precisions or (
         "fp32,fp16,bf16" if cuda else "fp32,bf16" if common.cpu_bf16_native() else "fp32"
     )
+    if args.arch:
+        return main_archs(args)
     if args.tiny:
         args.sizes, args.batches, args.reps, args.psnr = "16", "1,2", 1, False
     args.sizes = [int(s) for s in str(args.sizes).split(",")]
@@ -437,6 +444,33 @@ def main(argv: list[str] | None = None) -> int:
     name = f"inference_levers_{kind}" if args.levers else f"inference_{kind}"
     name = args.name or name + ("_tiny" if args.tiny else "")
     path = common.write_results(name, report, markdown(report), args.out)
+    common.log(f"wrote {path}")
+    return 0
+
+
+def main_archs(args: argparse.Namespace) -> int:
+    """`--arch`: srzoo vs spandrel per spandrel-plugin arch (benchmarks/inference_archs.py)."""
+    import inference_archs
+
+    args.arch = [a.strip() for a in args.arch.split(",") if a.strip()]
+    if args.tiny:
+        args.sizes, args.reps = "16", 1
+    sizes = "64" if args.sizes == "64,128,256" else str(args.sizes)  # the RRDBNet default is too slow here
+    args.sizes = [int(s) for s in sizes.split(",")]
+    t0 = time.perf_counter()
+    body = inference_archs.arch_cases(args, run_case)
+    report = {
+        "mode": "spandrel_archs",
+        "device": args.device,
+        "machine": common.machine_info(),
+        "reps": args.reps,
+        "clock": args.clock,
+        **body,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    kind = "cuda" if args.device.startswith("cuda") else "cpu"
+    name = args.name or f"inference_spandrel_archs_{kind}" + ("_tiny" if args.tiny else "")
+    path = common.write_results(name, report, inference_archs.markdown(report), args.out)
     common.log(f"wrote {path}")
     return 0
 
