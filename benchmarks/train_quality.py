@@ -148,7 +148,7 @@ def bench(run_dir: Path, phases: list[str]) -> dict[str, dict[str, dict[str, flo
     return table
 
 
-def curves(metrics_file: Path, out: Path, phases: list[str]) -> Path:
+def curves(metrics_file: Path, out: Path, phases: list[str], gan: str = "RaGAN") -> Path:
     """Training L1 and validation PSNR-Y against iterations, one colour per phase."""
     import matplotlib
 
@@ -179,7 +179,7 @@ def curves(metrics_file: Path, out: Path, phases: list[str]) -> Path:
             )
     ax_loss.set(xlabel="iteration", ylabel="train L1 (raw term)", title="training loss", yscale="log")
     ax_val.set(xlabel="iteration", ylabel="PSNR-Y (dB)", title="validation (EMA generator)")
-    ax_gan.set(xlabel="iteration", ylabel="BCE", title="adversarial terms (RaGAN)")
+    ax_gan.set(xlabel="iteration", ylabel="BCE", title=f"adversarial terms ({gan})")
     for ax in (ax_loss, ax_val, ax_gan):
         ax.grid(alpha=0.3)
         ax.legend()

@@ -1,0 +1,255 @@
+"""Train realesrgan_tiny_x4 (real-world degradations) within a wall-clock budget on this CPU; bench degraded sets.
+
+    SRZOO_DATA=../shared/datasets python benchmarks/train_quality_real.py [--minutes 15] [--output-dir DIR]
+        [--bicubic-model benchmarks/runs/train_quality/psnr.safetensors]
+
+Same interface as benchmarks/train_quality.py: leaves the run (psnr.safetensors, gan.safetensors) in DIR. Then
+builds the real-world evaluation sets the way anyone can (`srzoo degrade set5|bsd100 OUT --degradation realesrgan`,
+seed 0, the pipeline's default settings) and benches on them, side by side: bicubic upscaling of the degraded LR,
+the bicubic-trained tiny ESRGAN of benchmarks/train_quality.py (run that first; --bicubic-model) and this run's
+generators. Targets on both sets (issue 14, item 7): the real-world PSNR generator beats bicubic by >= 0.5 dB
+PSNR-Y and the bicubic-trained model by >= 1.0 dB. Writes benchmarks/results/train_quality_real.json, .md,
+_curves.png and _comparison.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from train_quality import curves, recipe_overrides
+
+from srzoo.framework.files import atomic_write
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+RECIPE = "realesrgan_tiny_x4"
+SHARES = (0.85, 0.15)  # of the training time per phase (the PSNR generator is what the targets score)
+RESERVE_SECONDS = 180  # startup, degraded sets, validation, phase ends, the benches and the figure
+PLAN_MARGIN = 0.85
+EVAL_SETS = ("set5", "bsd100")
+SEED = 0
+GAIN_OVER_BICUBIC_DB, GAIN_OVER_BICUBIC_MODEL_DB = 0.5, 1.0
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=15.0, help="total wall-clock budget (default 15)")
+    parser.add_argument(
+        "--output-dir", type=Path, default=HERE / "runs" / "train_quality_real", help="run directory"
+    )
+    parser.add_argument(
+        "--bicubic-model",
+        type=Path,
+        default=HERE / "runs" / "train_quality" / "psnr.safetensors",
+        help="the bicubic-trained tiny generator (benchmarks/train_quality.py's psnr.safetensors)",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the json/md/png go")
+    return parser.parse_args()
+
+
+def degraded_sets(folder: Path) -> dict[str, Path]:
+    """set name -> folder of a seeded Real-ESRGAN-degraded copy (HR/, LR/X4/), as `srzoo degrade` writes it."""
+    from srzoo.data.synth import write_degraded_set
+
+    made = {}
+    for name in EVAL_SETS:
+        out = folder / f"{name}_realesrgan_seed{SEED}"
+        write_degraded_set(name, out, degradation="realesrgan", scale=4, seed=SEED, overwrite=True)
+        made[name] = out
+    return made
+
+
+def bench(models: dict[str, Path], sets: dict[str, Path]) -> dict[str, dict[str, dict[str, float]]]:
+    """label -> set -> {psnr, ssim} for bicubic and each model on the degraded sets."""
+    from srzoo.eval.bench import run_bench
+    from srzoo.inference.model import load_model
+
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    folders = [str(p) for p in sets.values()]
+    for i, (label, weights) in enumerate(models.items()):
+        report = run_bench(load_model(weights), folders, scale=4, baseline=i == 0)
+        for result, in_order in zip(report.results, _set_labels(report, sets)):
+            name = "bicubic" if result.model == "bicubic" else label
+            table.setdefault(name, {})[in_order] = {"psnr": result.mean("psnr"), "ssim": result.mean("ssim")}
+    return table
+
+
+def _set_labels(report, sets: dict[str, Path]) -> list[str]:
+    # run_bench names a folder set after the folder; map it back to the registered set it was made from
+    by_folder = {p.name: name for name, p in sets.items()}
+    return [by_folder.get(r.set, r.set) for r in report.results]
+
+
+def figure(models: dict[str, Path], sets: dict[str, Path], out: Path) -> Path:
+    """Per image: degraded LR (nearest) | bicubic | each model | HR, on the crop with the most detail."""
+    import torch
+
+    from srzoo.eval.figures import FigureRow, Tile, comparison_figure, crop, detail_box
+    from srzoo.imaging.datafiles import load_image
+    from srzoo.imaging.resize import imresize_uint8_np
+    from srzoo.inference.model import load_model
+
+    loaded = {label: load_model(path) for label, path in models.items()}
+    picks = [("set5", "baby"), ("set5", "butterfly"), ("bsd100", "108005"), ("bsd100", "253027")]
+    rows = []
+    for set_name, image in picks:
+        hr_path = sets[set_name] / "HR" / f"{image}.png"
+        if not hr_path.is_file():
+            continue
+        hr = load_image(hr_path)
+        lr = load_image(sets[set_name] / "LR" / "X4" / f"{image}x4.png")
+        box = detail_box(hr, 96)
+        tiles = [Tile("degraded LR", crop(np.kron(lr, np.ones((4, 4, 1), np.uint8)), box))]
+        tiles.append(Tile("bicubic", crop(imresize_uint8_np(lr, 4), box)))
+        x = torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255
+        for label, model in loaded.items():
+            sr = model(x)[0].permute(1, 2, 0).mul(255).round().clamp(0, 255).byte().numpy()
+            tiles.append(Tile(label, crop(sr, box)))
+        tiles.append(Tile("HR", crop(hr, box)))
+        rows.append(FigureRow(f"{set_name}/{image}", tiles))
+    return comparison_figure(rows, out, title="Real-ESRGAN-degraded x4 inputs (seed 0)")
+
+
+def markdown(summary: dict) -> str:
+    rows = [
+        "| model | Set5 PSNR-Y | Set5 SSIM-Y | BSD100 PSNR-Y | BSD100 SSIM-Y |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for model, by_set in summary["results"].items():
+        s5, b100 = by_set["set5"], by_set["bsd100"]
+        rows.append(
+            f"| {model} | {s5['psnr']:.2f} | {s5['ssim']:.4f} | {b100['psnr']:.2f} | {b100['ssim']:.4f} |"
+        )
+    checks = [
+        f"| {t['what']} | {t['set']} | {t['measured']:+.2f} dB | >= {t['goal']:+.1f} dB | "
+        f"{'met' if t['met'] else '**not met**'} |"
+        for t in summary["targets"]
+    ]
+    t = summary["timing"]
+    return "\n".join([
+        f"# Real-world training quality: {RECIPE} in {summary['budget_minutes']:g} minutes (CPU)",
+        "",
+        "Evaluation inputs: Set5 and BSD100 HR degraded with `srzoo degrade SET OUT --degradation realesrgan "
+        f"--seed {SEED}` (Real-ESRGAN's second-order pipeline at its default settings, x4). PSNR/SSIM on Y, crop "
+        "border 4, against the HR.",
+        "",
+        *rows,
+        "",
+        "| target | set | measured | goal | |",
+        "|---|---|---:|---:|---|",
+        *checks,
+        "",
+        f"Iterations: {summary['iterations']} (fitted to the budget from measured step times "
+        f"{summary['step_seconds']} s with {summary['threads']} torch thread(s)). `bicubic-trained` is "
+        f"{summary['bicubic_model']} (benchmarks/train_quality.py).",
+        f"Wall time: {t['total_minutes']:.1f} min total, {t['train_minutes']:.1f} min training. "
+        f"Machine: {summary['machine']}.",
+        *(f"Note: {n}" for n in summary["notes"]),
+        "",
+        "![comparison](train_quality_real_comparison.png)",
+        "",
+        "![curves](train_quality_real_curves.png)",
+        "",
+    ])  # fmt: skip
+
+
+def main() -> int:
+    args = parse()
+    if "SRZOO_DATA" not in os.environ:
+        from srzoo.testing import shared_datasets
+
+        os.environ["SRZOO_DATA"] = str(shared_datasets())
+    if not args.bicubic_model.is_file():
+        print(
+            f"error: no bicubic-trained model at {args.bicubic_model}; run benchmarks/train_quality.py first "
+            "(or pass --bicubic-model PATH)",
+            file=sys.stderr,
+        )
+        return 2
+    from common import machine_info, machine_line
+
+    from srzoo.demo import offline_weights_fallback
+    from srzoo.recipes.schema import load_recipe
+    from srzoo.train.budget import StepTimes, measure
+    from srzoo.train.loop import train
+    from srzoo.train.options import TrainOptions
+
+    start = time.perf_counter()
+    machine = machine_info()
+    notes: list[str] = []
+    recipe = load_recipe(RECIPE, recipe_overrides([]))
+    fallback = offline_weights_fallback(recipe, lambda message: notes.append(message.removeprefix("note: ")))
+    recipe = load_recipe(RECIPE, recipe_overrides(fallback))
+    times = measure(recipe)
+    machine["torch_threads"] = times.threads
+    left = PLAN_MARGIN * (args.minutes * 60 - (time.perf_counter() - start) - RESERVE_SECONDS)
+    iters = times.iterations(left, SHARES)
+    print(f"step times {times.step_seconds} s ({times.threads} threads) -> iterations {iters}", flush=True)
+    extra = [*fallback, *StepTimes.overrides(iters), f"train.val_interval={max(1, iters[0] // 8)}"]
+    recipe = load_recipe(RECIPE, recipe_overrides(extra))
+    if args.output_dir.exists():
+        import shutil
+
+        shutil.rmtree(args.output_dir)  # the benchmark owns this folder: every run starts fresh
+    train_start = time.perf_counter()
+    result = train(recipe, TrainOptions(output_dir=args.output_dir))
+    train_minutes = (time.perf_counter() - train_start) / 60
+    if result.status != "complete":
+        print(f"training stopped early: {result.status}", file=sys.stderr)
+        return 1
+    phases = [p.name for p in recipe.phases]
+    sets = degraded_sets(args.output_dir / "eval")
+    models = {"bicubic-trained": args.bicubic_model}
+    models |= {f"real-world {p}": args.output_dir / f"{p}.safetensors" for p in phases}
+    results = bench(models, sets)
+    real = results["real-world psnr"]
+    targets = []
+    for name in EVAL_SETS:
+        for what, base, goal in (
+            ("real-world psnr - bicubic", "bicubic", GAIN_OVER_BICUBIC_DB),
+            ("real-world psnr - bicubic-trained", "bicubic-trained", GAIN_OVER_BICUBIC_MODEL_DB),
+        ):
+            gain = real[name]["psnr"] - results[base][name]["psnr"]
+            targets.append({"what": what, "set": name, "measured": gain, "goal": goal, "met": gain >= goal})
+    summary = {
+        "recipe": RECIPE,
+        "budget_minutes": args.minutes,
+        "iterations": dict(zip(phases, iters)),
+        "step_seconds": [round(t, 3) for t in times.step_seconds],
+        "threads": times.threads,
+        "eval_sets": {
+            name: {"folder": str(p), "degradation": "realesrgan", "seed": SEED} for name, p in sets.items()
+        },
+        "bicubic_model": str(args.bicubic_model),
+        "results": results,
+        "targets": targets,
+        "timing": {"total_minutes": (time.perf_counter() - start) / 60, "train_minutes": train_minutes},
+        "machine": machine_line(machine),
+        "machine_info": machine,
+        "run_dir": str(args.output_dir),
+        "notes": notes,
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    curves(
+        args.output_dir / "metrics.jsonl",
+        args.results / "train_quality_real_curves.png",
+        phases,
+        "standard GAN",
+    )
+    figure(models, sets, args.results / "train_quality_real_comparison.png")
+    with atomic_write(args.results / "train_quality_real.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    with atomic_write(args.results / "train_quality_real.md") as tmp:
+        tmp.write_text(markdown(summary))
+    print(markdown(summary))
+    return 0 if all(t["met"] for t in targets) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
