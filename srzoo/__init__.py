@@ -24,19 +24,21 @@ from srzoo.framework.build import build_arch, build_discriminator, build_loss
 from srzoo.framework.descriptors import (
     ArchInfo,
     Capabilities,
+    Detection,
     PretrainedWeights,
     StateDict,
     arch_info,
     describe_arch,
 )
 from srzoo.framework.files import atomic_write
-from srzoo.framework.registries import ARCHS, DATASETS, LOSSES, PHASES, RECIPES
+from srzoo.framework.registries import ARCHS, DATASETS, DETECTORS, LOSSES, PHASES, RECIPES
 from srzoo.inference.model import ModelCard, SRModel, load_model
 from srzoo.recipes.schema import Recipe, load_recipe
 
 __all__ = [
     "ARCHS",
     "DATASETS",
+    "DETECTORS",
     "LOSSES",
     "PHASES",
     "RECIPES",
@@ -44,6 +46,7 @@ __all__ = [
     "Capabilities",
     "ConfigError",
     "DataError",
+    "Detection",
     "InputError",
     "ModelCard",
     "PluginError",

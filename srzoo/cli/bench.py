@@ -14,11 +14,21 @@ from srzoo.errors import ConfigError, WeightsError
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="PSNR/SSIM (NIQE, LPIPS) of a model and the bicubic baseline on benchmark sets",
-        description="Bench a model against MATLAB bicubic on evaluation sets; prints a markdown table.",
+        help="PSNR/SSIM (NIQE, LPIPS) of models and the bicubic baseline on benchmark sets",
+        description="Bench one or several models against MATLAB bicubic on evaluation sets; prints a markdown "
+        "table (a row per model, the bicubic row once). Several models: comma lists paired by position, e.g. "
+        "--arch swinir,span --weights a.pth,b.pth, or --weights a.pth,b.pth alone (archs detected from the "
+        "files); rows are named by arch, plus the file stem where two share one.",
     )
-    p.add_argument("--arch", help="registered arch (e.g. esrgan, rrdbnet, bicubic); optional with --weights")
-    p.add_argument("--weights", help="weights file, training run directory or zoo tag (arch or arch.tag)")
+    p.add_argument(
+        "--arch",
+        help="registered arch (e.g. bicubic) or a comma list of them, one per --weights entry; optional with "
+        "--weights (read from srzoo metadata or detected from the file)",
+    )
+    p.add_argument(
+        "--weights",
+        help="weights file, training run directory or zoo tag (arch or arch.tag); a comma list benches several",
+    )
     p.add_argument(
         "--sets", required=True, help="comma list of set names or HR folders, e.g. set5,set14,bsd100,urban100"
     )
@@ -89,6 +99,29 @@ def load_bench_model(
         ) from None
 
 
+def _split(value: str | None, flag: str) -> list[str | None]:
+    if value is None:
+        return []
+    items = [v.strip() for v in value.split(",")]
+    if not all(items):
+        raise ConfigError(f"{flag} {value!r} has an empty entry; give a comma list without gaps")
+    return list(items)
+
+
+def model_specs(arch: str | None, weights: str | None) -> list[tuple[str | None, str | None]]:
+    """(arch, weights) per model from --arch/--weights comma lists, paired by position."""
+    archs, files = _split(arch, "--arch"), _split(weights, "--weights")
+    if archs and files and len(archs) != len(files):
+        raise ConfigError(
+            f"--arch names {len(archs)} arch(s) but --weights {len(files)} file(s); pair them one to one, "
+            "or drop --arch to detect each file's arch"
+        )
+    if not archs and not files:
+        return [(None, None)]  # load_bench_model says what to give
+    count = max(len(archs), len(files))
+    return list(zip(archs or [None] * count, files or [None] * count))
+
+
 def run(args: argparse.Namespace) -> int:
     from srzoo.eval.bench import run_bench
     from srzoo.inference.model import resolve_device
@@ -107,19 +140,26 @@ def run(args: argparse.Namespace) -> int:
     if save_dir is None and report_dir is not None:
         save_dir = report_dir / "images"  # the page's own image folder: SR outputs are written once
     device = resolve_device(args.device)
-    model = load_bench_model(
-        args.arch,
-        args.weights,
-        scale=args.scale,
-        device=device,
-        precision=args.precision,
-        fast=args.fast,
-        cpu_conv=args.cpu_conv,
-    )
+    models = [
+        load_bench_model(
+            arch,
+            weights,
+            scale=args.scale,
+            device=device,
+            precision=args.precision,
+            fast=args.fast,
+            cpu_conv=args.cpu_conv,
+        )
+        for arch, weights in model_specs(args.arch, args.weights)
+    ]
+    scales = {m.scale for m in models}
+    if len(scales) > 1:
+        found = ", ".join(f"{m.card.arch} x{m.scale}" for m in models)
+        raise ConfigError(f"the models differ in scale ({found}); bench models of one scale together")
     report = run_bench(
-        None if model.card.arch == "bicubic" else model,
+        [m for m in models if m.card.arch != "bicubic"] or None,
         sets,
-        scale=args.scale or model.scale,
+        scale=args.scale or models[0].scale,
         root=args.data_root,
         metrics=metrics,
         tile=args.tile,

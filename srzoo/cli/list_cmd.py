@@ -14,13 +14,15 @@ KINDS = {
     "phases": "phase",
     "recipes": "recipe",
     "degradations": "degradation",
+    "detectors": "detector",
 }
 PLURAL = {kind: plural for plural, kind in KINDS.items()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "list", help="list registered archs, losses, datasets, phases, recipes, degradations, plugins"
+        "list",
+        help="list registered archs, losses, datasets, phases, recipes, degradations, detectors, plugins",
     )
     parser.add_argument("what", nargs="?", default="archs", choices=[*KINDS, "plugins", "weights"])
     parser.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'rrdb*'")

@@ -1,4 +1,4 @@
-"""`srzoo bench`'s engine: run a model and the bicubic baseline over eval sets; score, time and report."""
+"""`srzoo bench`'s engine: run models and the bicubic baseline over eval sets; score, time and report."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from srzoo.errors import ConfigError, InputError, SrzooError, UnknownNameError
+from srzoo.errors import ConfigError, InputError, UnknownNameError
 from srzoo.eval.figures import bench_figure, crop, detail_box
+from srzoo.eval.scoring import Scorer
 from srzoo.eval.tables import BenchReport, ImageScore, SetResult
 from srzoo.framework.files import sha256_file
 from srzoo.inference.model import SRModel, load_model
 from srzoo.inference.precision import cpu_info
 
-__all__ = ["METRICS", "BenchReport", "SetResult", "run_bench", "set_sha256"]
+__all__ = ["METRICS", "BenchReport", "SetResult", "model_labels", "run_bench", "set_sha256"]
 
 METRICS = ("psnr", "ssim", "niqe", "lpips")
 BASELINE = "bicubic"
@@ -33,51 +34,6 @@ def set_sha256(files: Sequence[Path]) -> str:
     root = Path(os.path.commonpath([str(p.parent) for p in paths]))
     lines = sorted(f"{p.relative_to(root).as_posix()}\t{sha256_file(p)}\n" for p in paths)
     return hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
-class _Scorer:
-    """The requested metrics on uint8 images; optional ones that cannot run are recorded as unavailable."""
-
-    def __init__(self, metrics: Sequence[str], crop_border: int, device: str) -> None:
-        self.metrics = tuple(metrics)
-        self.crop_border = crop_border
-        self.unavailable: dict[str, str] = {}
-        self.niqe_params: Path | None = None
-        self.lpips: Any = None
-        if "niqe" in self.metrics:
-            from srzoo.eval.metrics import niqe_params_path
-
-            try:
-                self.niqe_params = niqe_params_path()
-            except SrzooError as exc:  # offline and no cached copy: a missing column, not a failed bench
-                self.unavailable["niqe"] = str(exc)
-        if "lpips" in self.metrics:
-            from srzoo.eval.lpips import Lpips
-
-            self.lpips = Lpips.load(device=device)
-            if not self.lpips.available:
-                self.unavailable["lpips"] = self.lpips.reason
-
-    def __call__(self, sr: np.ndarray, hr: np.ndarray) -> dict[str, float | None]:
-        from srzoo.eval.metrics import niqe, psnr, ssim
-
-        b = self.crop_border
-        scores: dict[str, float | None] = {}
-        for metric in self.metrics:
-            if metric in self.unavailable:
-                scores[metric] = None
-            elif metric == "psnr":
-                scores[metric] = psnr(sr, hr, crop_border=b)
-            elif metric == "ssim":
-                scores[metric] = ssim(sr, hr, crop_border=b)
-            elif metric == "niqe":
-                try:
-                    scores[metric] = niqe(sr, crop_border=b, params=self.niqe_params)
-                except InputError:  # image smaller than NIQE's 96x96 blocks: that image has no NIQE
-                    scores[metric] = None
-            else:
-                scores[metric] = self.lpips(sr, hr, crop_border=b)
-        return scores
 
 
 class _Runner:
@@ -165,6 +121,7 @@ def _convention(
             "scale": r.model.scale,
             "weights": r.model.card.source,
             "weights_sha256": r.model.card.weights_sha256,
+            "detected_by": r.model.card.detected_by,
             "precision": r.model.precision,
             "conv_kernel": r.model.conv_kernel(device),
         }
@@ -196,8 +153,23 @@ def _convention(
     }
 
 
+def model_labels(models: Sequence[SRModel]) -> list[str]:
+    """Distinct row names: the arch, plus the weights file's stem (then a number) where two share an arch."""
+    arches = [m.card.arch for m in models]
+    labels: list[str] = []
+    for m in models:
+        label = m.card.arch
+        if arches.count(label) > 1 and m.card.source:
+            label = f"{label}-{Path(m.card.source).stem}"
+        base, n = label, 2
+        while label in labels or label == BASELINE:
+            label, n = f"{base}-{n}", n + 1
+        labels.append(label)
+    return labels
+
+
 def run_bench(
-    model: SRModel | None,
+    model: SRModel | Sequence[SRModel] | None,
     sets: Sequence[str],
     *,
     scale: int | None = None,
@@ -213,12 +185,13 @@ def run_bench(
     download: bool = False,
     progress: bool = False,
 ) -> BenchReport:
-    """Bench `model` (None: the bicubic baseline alone) and the bicubic baseline on `sets` at `scale`.
+    """Bench `model` (several: one row each; None: the bicubic baseline alone) and the baseline on `sets`.
 
     Each set is a registered eval set (`set5`, `set14`, `bsd100`, ...) or a folder of HR images (LR made on
     the fly with MATLAB bicubic). SR outputs are rounded to uint8 before scoring; PSNR/SSIM on BT.601 Y with a
     border of `scale` pixels. `save_images_dir` gets `<model>/<set>/<name>.png`; `figures_dir` gets one
-    comparison PNG per set. Timing covers the model call only. `model` is moved to `device`.
+    comparison PNG per set. Timing covers the model call only. Models are moved to `device`; rows are named
+    by `model_labels`, and models of different scales are refused.
     """
     from tqdm import tqdm
 
@@ -230,22 +203,27 @@ def run_bench(
         raise ConfigError("no sets to bench; e.g. sets=['set5', 'set14']")
     if show < 0:
         raise ConfigError(f"show must be >= 0, got {show}")
-    scale = scale or (model.scale if model is not None else 4)
-    if model is not None and model.scale != scale:
+    models = [] if model is None else [model] if isinstance(model, SRModel) else list(model)
+    scale = scale or (models[0].scale if models else 4)
+    if len({m.scale for m in models}) > 1:
+        found = ", ".join(f"{m.card.arch} x{m.scale}" for m in models)
+        raise ConfigError(f"the models differ in scale ({found}); bench models of one scale together")
+    if models and models[0].scale != scale:
         raise ConfigError(
-            f"the model is x{model.scale} but the bench asks for x{scale}; pass --scale {model.scale}"
+            f"the model is x{models[0].scale} but the bench asks for x{scale}; pass --scale {models[0].scale}"
         )
     device = torch.device(device)
     # Open every set first: a typo or a missing download in the last set fails before any model time is spent.
     eval_sets = [open_eval_set(s, scale, root=root, download=download) for s in sets]
     runners: list[_Runner] = []
-    if baseline or model is None or model.card.arch == BASELINE:
+    others = [m for m in models if m.card.arch != BASELINE]
+    if baseline or len(others) < len(models) or not models:  # the bicubic row once, first
         # fast=False: channels_last only slows bicubic's matmuls down (2x on CPU).
         bicubic = load_model(None, arch=BASELINE, scale=scale, device=device, fast=False)
         runners.append(_Runner(BASELINE, bicubic, device, tile, overlap))
-    if model is not None and model.card.arch != BASELINE:
-        runners.append(_Runner(model.card.arch, model.to(device), device, tile, overlap))
-    scorer = _Scorer(metrics, scale, str(device))
+    for label, m in zip(model_labels(others), others):
+        runners.append(_Runner(label, m.to(device), device, tile, overlap))
+    scorer = Scorer(metrics, scale, str(device))
     convention = _convention(scale, metrics, runners, device, tile)
     results: list[SetResult] = []
     figures: dict[str, Path] = {}

@@ -143,9 +143,10 @@ class BenchReport:
 
     def _show_sections(self) -> list[str]:
         models = self.models
-        focus = models[-1]  # the benchmarked model; the bicubic baseline comes first
+        # a list per benchmarked model (the bicubic baseline, first, is a column of the others' lists)
+        focuses = [m for m in models if m != "bicubic"] or models
         out: list[str] = []
-        for s in self.sets:
+        for focus, s in ((f, s) for f in focuses for s in self.sets):
             res = self.result(focus, s)
             ranked = best_and_worst(res, self.show)
             others = [self.result(m, s) for m in models if m != focus]

@@ -119,6 +119,21 @@ def describe_arch(
     return decorate
 
 
+@dataclass(frozen=True)
+class Detection:
+    """A detector's answer (entry-point group `srzoo.detectors`): which registered arch a foreign state dict is.
+
+    `state_dict` is already in that arch's own key layout, `kwargs` are its constructor arguments without
+    `scale`, and `detected_by` says who decided and how (recorded on the loaded model's card and by the bench).
+    """
+
+    arch: str
+    kwargs: Mapping[str, Any]
+    scale: int
+    state_dict: StateDict = field(repr=False)
+    detected_by: str = ""
+
+
 def arch_info(obj: Any) -> ArchInfo:
     """The ArchInfo attached by describe_arch, or defaults."""
     info = getattr(obj, _ATTR, None)

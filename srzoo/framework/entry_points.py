@@ -17,6 +17,7 @@ GROUPS = {
     "phase": "srzoo.phases",
     "recipe": "srzoo.recipes",
     "degradation": "srzoo.degradations",  # LR synthesis from HR training batches (docs/plugins.md)
+    "detector": "srzoo.detectors",  # identify foreign weights no arch's infer_kwargs claims (docs/plugins.md)
 }
 _UNLOADED = object()
 

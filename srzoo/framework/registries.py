@@ -14,6 +14,7 @@ __all__ = [
     "ARCHS",
     "DATASETS",
     "DEGRADATIONS",
+    "DETECTORS",
     "LOSSES",
     "PHASES",
     "RECIPES",
@@ -129,6 +130,8 @@ DATASETS = Registry("dataset")
 PHASES = Registry("phase")
 RECIPES = Registry("recipe")
 DEGRADATIONS = Registry("degradation")
+# callables `detect(state_dict) -> Detection | None`, asked in name order (srzoo.inference.detect)
+DETECTORS = Registry("detector")
 ALL = {
     "arch": ARCHS,
     "loss": LOSSES,
@@ -136,6 +139,7 @@ ALL = {
     "phase": PHASES,
     "recipe": RECIPES,
     "degradation": DEGRADATIONS,
+    "detector": DETECTORS,
 }
 
 

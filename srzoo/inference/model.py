@@ -11,17 +11,19 @@ from torch import nn
 
 from srzoo.errors import ConfigError, WeightsError
 from srzoo.framework.build import build_arch, to_channels_last
-from srzoo.framework.descriptors import Capabilities, StateDict
+from srzoo.framework.descriptors import Capabilities, Detection, StateDict
 from srzoo.framework.registries import ARCHS, arch_info
 from srzoo.framework.weights import WeightsFile, resolve_weights
 from srzoo.inference.cpu_kernels import CpuConv
 from srzoo.inference.cpu_kernels import check_choice as check_cpu_conv
+from srzoo.inference.detect import detect
 from srzoo.inference.fastpath import fuse_for_inference
 from srzoo.inference.kernel_choice import resolve as resolve_cpu_conv
 from srzoo.inference.precision import require as require_precision
 
 Precision = Literal["fp32", "fp16", "bf16"]
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+INFERRED = "infer_kwargs of"  # how a card's detected_by starts when an arch's own infer_kwargs read the file
 
 
 @dataclass
@@ -35,6 +37,8 @@ class ModelCard:
     source: str = ""
     weights_sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # how the arch was identified: "srzoo metadata", a zoo tag, an arch's infer_kwargs or a plugin's detector
+    detected_by: str = ""
 
 
 class SRModel(nn.Module):
@@ -97,35 +101,38 @@ class SRModel(nn.Module):
             return self.net(x).float().clamp_(0, 1).contiguous()
 
 
-def _resolve_arch(weights: WeightsFile, arch: str | None) -> tuple[str, dict[str, Any], int, StateDict]:
-    """Decide arch, kwargs and scale for a weights file; convert its keys to the arch's layout."""
+def _resolve_arch(weights: WeightsFile, arch: str | None) -> Detection:
+    """Decide arch, kwargs and scale for a weights file; convert its keys to the arch's layout.
+
+    In order: the zoo tag, srzoo's own metadata, each registered arch's `infer_kwargs` (only `arch`'s when given),
+    then the plugins' detectors (srzoo.inference.detect). `detected_by` says which of them decided.
+    """
     if weights.pretrained is not None and weights.arch is not None:
         entry = weights.pretrained
-        factory = ARCHS.get(weights.arch)
-        info = arch_info(factory)
+        info = arch_info(ARCHS.get(weights.arch))
         sd = info.convert_state_dict(weights.state_dict) if info.convert_state_dict else weights.state_dict
-        return weights.arch, dict(entry.kwargs), entry.scale, sd
+        return Detection(
+            weights.arch, dict(entry.kwargs), entry.scale, sd, f"zoo tag {weights.arch}.{entry.tag}"
+        )
+    where = weights.path or "weights"
     meta = weights.srzoo_meta
     if "arch" in meta and (arch is None or arch == meta["arch"]):
-        return meta["arch"], dict(meta.get("kwargs", {})), int(meta["scale"]), weights.state_dict
+        kwargs, scale = dict(meta.get("kwargs", {})), int(meta["scale"])
+        return Detection(meta["arch"], kwargs, scale, weights.state_dict, "srzoo metadata")
     if "arch" in meta:
         raise WeightsError(
-            f"{weights.path or 'weights'} holds weights of arch {meta['arch']!r}, not {arch!r}; "
-            f"drop --arch or pass --arch {meta['arch']}"
+            f"{where} holds weights of arch {meta['arch']!r}, not {arch!r}; drop --arch or pass --arch {meta['arch']}"
         )
-    candidates = [arch] if arch else ARCHS.names()
-    errors = []
-    for name in candidates:
+    if arch is not None:
+        ARCHS.get(arch)  # an unknown --arch is a did-you-mean, not "cannot tell"
+    errors: list[str] = []
+    for name in [arch] if arch else ARCHS.names():
         try:
             info = arch_info(ARCHS.get(name))
         except Exception:  # broken plugins are reported by `srzoo list plugins`, not here
             continue
         if info.infer_kwargs is None:
-            if arch:
-                raise WeightsError(
-                    f"arch {arch!r} cannot infer its settings from weights; use weights exported by srzoo"
-                )
-            continue
+            continue  # a detector may still know this arch's files
         try:
             sd = (
                 info.convert_state_dict(weights.state_dict) if info.convert_state_dict else weights.state_dict
@@ -135,9 +142,25 @@ def _resolve_arch(weights: WeightsFile, arch: str | None) -> tuple[str, dict[str
             errors.append(f"{name}: {exc}")
             continue
         scale = int(kwargs.pop("scale"))
-        return name, kwargs, scale, sd
-    where = weights.path or "weights"
-    detail = f" ({'; '.join(errors)[:300]})" if errors else ""
+        return Detection(name, kwargs, scale, sd, f"{INFERRED} {name!r} ({ARCHS.entry(name).dist})")
+    # Only files no srzoo arch claims reach the detectors: an arch's own reading of its files comes first.
+    detector_errors: list[str] = []
+    found = detect(weights.state_dict, detector_errors)
+    if found is not None and arch in (None, found.arch):
+        return found
+    if found is not None:
+        raise WeightsError(
+            f"{where} holds weights of arch {found.arch!r} ({found.detected_by}), not {arch!r}; "
+            f"drop --arch or pass --arch {found.arch}"
+        )
+    # each arch's and each detector's reason, shortened so that the detectors' are never crowded out
+    reasons = ["; ".join(errors)[:240], *(e[:160] for e in detector_errors)]
+    detail = f" ({'; '.join(r for r in reasons if r)})" if errors or detector_errors else ""
+    if arch is not None and arch_info(ARCHS.get(arch)).infer_kwargs is None:
+        raise WeightsError(
+            f"arch {arch!r} cannot infer its settings from weights and no detector recognises {where}{detail}; "
+            "use weights exported by srzoo"
+        )
     raise WeightsError(f"cannot tell which arch {where} belongs to{detail}; pass --arch NAME")
 
 
@@ -167,13 +190,32 @@ def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()})
 
 
+def _build(found: Detection) -> nn.Module:
+    net = build_arch(found.arch, scale=found.scale, **found.kwargs)
+    load_into(net, found.state_dict, f"arch {found.arch!r} x{found.scale} {dict(found.kwargs)}")
+    return net
+
+
 def build_from_weights(weights: WeightsFile, arch: str | None = None) -> tuple[nn.Module, ModelCard]:
     """An arch instance holding `weights`, plus its card."""
-    name, kwargs, scale, sd = _resolve_arch(weights, arch)
-    net = build_arch(name, scale=scale, **kwargs)
-    load_into(net, sd, f"arch {name!r} x{scale} {kwargs}")
+    found = _resolve_arch(weights, arch)
+    try:
+        net = _build(found)
+    except WeightsError:
+        if not found.detected_by.startswith(INFERRED):
+            raise
+        # An arch's infer_kwargs claimed a file its arch cannot hold (a variant with extra modules, say):
+        # a detector may know that variant. Without one, the misfit is the clearest error to show.
+        other = detect(weights.state_dict, [])
+        if other is None or arch not in (None, other.arch):
+            raise
+        found, net = other, _build(other)
+    name, kwargs, scale = found.arch, dict(found.kwargs), found.scale
     info = arch_info(ARCHS.get(name))
-    card = ModelCard(name, kwargs, scale, info.capabilities, str(weights.path or ""), weights.sha256)
+    source = str(weights.path or "")
+    card = ModelCard(
+        name, kwargs, scale, info.capabilities, source, weights.sha256, detected_by=found.detected_by
+    )
     return net, card
 
 

@@ -1,4 +1,4 @@
-"""A test-only srzoo plugin, written as a third-party author would: a tiny SR arch, a discriminator, two losses.
+"""A test-only srzoo plugin, written as a third-party author would: a tiny SR arch, a discriminator, two losses, a detector.
 
 Core's tests train, bench, infer, tile, export and interpolate with these instead of a real plugin, so core's
 suite runs with no plugin installed. Registered through tests/toyplugin/srzoo_toy-1.0.dist-info (entry points;
