@@ -83,7 +83,9 @@ class FuzzNet(nn.Module):
     def __init__(self, scale: int = 2, width: int = 4) -> None:
         super().__init__()
         self.scale = scale
-        self.body = nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, 3, 3, padding=1))
+        self.body = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, 3, 3, padding=1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         up = nn.functional.interpolate(x, scale_factor=self.scale, mode="nearest")
