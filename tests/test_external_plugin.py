@@ -29,7 +29,7 @@ def acme(tmp_path: Path) -> Path:
 def test_external_arch_is_listed_with_its_distribution(acme: Path) -> None:
     result = run_cli(["list", "archs", "tiny*"], acme)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["tinynet", "acme-sr"]
+    assert result.stdout.split() == ["tinynet", "acme-sr", "unknown"]  # no describe_arch: license unknown
 
 
 def test_external_arch_builds_from_a_recipe_and_passes_the_contract(acme: Path, tmp_path: Path) -> None:

@@ -129,6 +129,9 @@ def test_list_cli_names_each_providing_distribution(capsys: pytest.CaptureFixtur
     lines = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
     assert lines["bicubic"] == "srzoo"
     assert lines["toy_sr"] == "srzoo-toy"
+    assert main(["list", "archs"]) == 0
+    licenses = {line.split()[0]: line.split()[2] for line in capsys.readouterr().out.splitlines()}
+    assert licenses["toy_sr"] == "MIT" and licenses["bicubic"] == "MIT"  # each arch's declared license
     assert main(["list", "plugins"]) == 0
     out = capsys.readouterr().out
     assert "srzoo-toy 1.0" in out and "FAILED" not in out

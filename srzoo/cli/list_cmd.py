@@ -45,11 +45,25 @@ def run(args: argparse.Namespace) -> int:
             if entry.name in conflicts
             else ""
         )
-        rows.append((entry.name, entry.dist, note))
+        rows.append((entry.name, entry.dist, _license(entry) if args.what == "archs" else "", note))
     width = max((len(r[0]) for r in rows), default=0)
-    for name, dist, note in rows:
-        print(f"{name:<{width}}  {dist}{note}")
+    dist_width = max((len(r[1]) for r in rows), default=0)
+    for name, dist, license_, note in rows:
+        line = (
+            f"{name:<{width}}  {dist:<{dist_width}}  {license_}" if license_ else f"{name:<{width}}  {dist}"
+        )
+        print(f"{line.rstrip()}{note}")
     return 0
+
+
+def _license(entry) -> str:
+    """The arch's declared license (its descriptor; plugins keep these static, so nothing heavy is imported)."""
+    from srzoo.framework.descriptors import arch_info
+
+    obj = entry.load()
+    if entry.error:
+        return f"[FAILED: {entry.error}]"
+    return arch_info(obj).capabilities.license
 
 
 def _match(name: str, pattern: str) -> bool:
