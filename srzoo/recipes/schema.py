@@ -16,6 +16,9 @@ class ModelSpec:
 
     arch: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # Initial weights (file, training run directory or zoo tag) loaded strictly before training starts: fine-
+    # tuning, Real-ESRGAN's pretrain_network_g/d. A resumed run takes its weights from the checkpoint instead.
+    weights: str | None = None
 
 
 @dataclass

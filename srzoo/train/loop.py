@@ -20,7 +20,7 @@ def train(recipe: Recipe, options: TrainOptions | None = None) -> TrainResult:
     state, engine = session.state, recipe.train
     phase: Any = None
     try:
-        generator = session.new_generator()
+        generator = session.new_generator(initial=True)  # generator.weights, unless resuming
         for index, spec in enumerate(recipe.phases):
             if index < state.phase_index:
                 continue  # completed before the checkpoint this run resumes from

@@ -232,7 +232,14 @@ class AdversarialPhase(Phase):
                 f"patch "
                 f"size {patch}; drop input_size (it defaults to the patch) or change patch_size"
             )
-        return build_discriminator(recipe.discriminator.arch, **kwargs)
+        net = build_discriminator(recipe.discriminator.arch, **kwargs)
+        if recipe.discriminator.weights is not None:  # a resumed run's checkpoint overwrites these
+            from srzoo.train.init_weights import load_initial_weights
+
+            load_initial_weights(
+                net, recipe.discriminator.arch, recipe.discriminator.weights, "discriminator"
+            )
+        return net
 
     def models(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}

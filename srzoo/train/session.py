@@ -176,11 +176,19 @@ class Session:
         spec = self.recipe.data.degradation
         return None if spec is None else build_degradation(spec.name, self.recipe.scale, **spec.kwargs)
 
-    def new_generator(self, state_dict: dict[str, torch.Tensor] | None = None) -> nn.Module:
+    def new_generator(
+        self, state_dict: dict[str, torch.Tensor] | None = None, *, initial: bool = False
+    ) -> nn.Module:
+        """The recipe's generator; `initial`: with `generator.weights` loaded (a fresh run's first phase)."""
         spec = self.recipe.generator
         net = build_arch(spec.arch, scale=self.recipe.scale, **spec.kwargs)
         if state_dict is not None:
             net.load_state_dict(state_dict)
+        elif initial and spec.weights is not None and self.resume is None:
+            from srzoo.train.init_weights import load_initial_weights
+
+            load_initial_weights(net, spec.arch, spec.weights, "generator", self.recipe.scale)
+            self.console.info(f"generator starts from {spec.weights}")
         return net
 
     def begin_phase(self, index: int, generator: nn.Module) -> Any:
