@@ -123,6 +123,13 @@ def test_requires_names_the_missing_plugin_in_one_line(tmp_path: Path) -> None:
         "recipe needs.yaml needs the plugin srzoo-no-such-plugin, which is not installed: "
         "pip install srzoo-no-such-plugin"
     )
+    two = write(tmp_path, "two.yaml", "requires: [srzoo-no-such-plugin, srzoo-nor-this]\n" + MINIMAL)
+    with pytest.raises(ConfigError) as info:
+        load_recipe(two)
+    assert str(info.value) == (
+        "recipe two.yaml needs the plugins srzoo-no-such-plugin, srzoo-nor-this, which are not installed: "
+        "pip install srzoo-no-such-plugin srzoo-nor-this"
+    )
     # an installed distribution (the toy plugin) satisfies it, as a bare string too
     assert load_recipe(write(tmp_path, "ok.yaml", "requires: [srzoo-toy]\n" + MINIMAL)).name == "mini"
     assert load_recipe(write(tmp_path, "one.yaml", "requires: srzoo-toy\n" + MINIMAL)).name == "mini"

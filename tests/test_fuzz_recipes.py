@@ -40,7 +40,11 @@ def _shipped() -> dict[str, dict[str, Any]]:
         try:
             found[str(path.relative_to(REPO))] = load_recipe_dict(path)
         except ConfigError as exc:
-            missing = re.search(r"needs the plugin (\S+), which is not installed: pip install \1$", str(exc))
+            missing = re.search(
+                r"needs the plugins? (\S+(?:, \S+)*), which (?:is|are) not installed: pip install (.+)$",
+                str(exc),
+            )
+            assert missing and missing[1].split(", ") == missing[2].split(" "), f"{path}: {exc}"
             assert missing and "\n" not in str(exc), f"{path}: {exc}"
     return found
 

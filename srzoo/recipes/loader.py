@@ -127,10 +127,12 @@ def check_requires(requires: Any, path: Path) -> None:
         except metadata.PackageNotFoundError:
             missing.append(dist)
     if missing:
-        raise ConfigError(
-            f"recipe {path.name} needs the plugin {', '.join(missing)}, which is not installed: "
-            f"pip install {' '.join(missing)}"
+        which = (
+            f"the plugin {missing[0]}, which is"
+            if len(missing) == 1
+            else f"the plugins {', '.join(missing)}, which are"
         )
+        raise ConfigError(f"recipe {path.name} needs {which} not installed: pip install {' '.join(missing)}")
 
 
 # -- dotted overrides ------------------------------------------------------------------------------------------
