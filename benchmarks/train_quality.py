@@ -20,7 +20,9 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from srzoo.framework.files import atomic_write
 
@@ -221,15 +223,26 @@ def markdown(summary: dict) -> str:
     ])  # fmt: skip
 
 
-def main() -> int:
-    args = parse()
-    if "SRZOO_DATA" not in os.environ:
-        from srzoo.testing import shared_datasets
+@dataclass
+class BudgetedRun:
+    """A recipe trained within a wall-clock budget: the plan, the measurements and the training result."""
 
-        os.environ["SRZOO_DATA"] = str(shared_datasets())
-    if args.device == "cuda":
-        return main_cuda(args)
-    from common import machine_info, machine_line
+    recipe: Any
+    result: Any  # srzoo.train.session.TrainResult
+    iters: list[int]
+    times: Any  # srzoo.train.budget.StepTimes
+    machine: dict[str, Any]
+    notes: list[str]
+    start: float  # time.perf_counter() when the budget started
+    train_minutes: float
+
+
+def budgeted_run(
+    name: str, minutes: float, output_dir: Path, shares: tuple[float, ...], reserve: float, final: list[str]
+) -> BudgetedRun:
+    """Fit recipe `name`'s phase lengths to `minutes` (less `reserve` seconds) from measured step times, then
+    train it into a fresh `output_dir`; `final` overrides apply to the training run only, not to the timing."""
+    from common import machine_info
 
     from srzoo.demo import offline_weights_fallback
     from srzoo.recipes.schema import load_recipe
@@ -240,26 +253,41 @@ def main() -> int:
     start = time.perf_counter()
     machine = machine_info()  # before training: it records the load average the timings ran under
     notes: list[str] = []
-    recipe = load_recipe(RECIPE, recipe_overrides([]))
+    recipe = load_recipe(name, recipe_overrides([]))
     fallback = offline_weights_fallback(recipe, lambda message: notes.append(message.removeprefix("note: ")))
-    recipe = load_recipe(RECIPE, recipe_overrides(fallback))
+    recipe = load_recipe(name, recipe_overrides(fallback))
     times = measure(recipe)
     machine["torch_threads"] = times.threads  # what training used (measure() picks it)
-    left = PLAN_MARGIN * (args.minutes * 60 - (time.perf_counter() - start) - RESERVE_SECONDS)
-    iters = times.iterations(left, SHARES)
+    left = PLAN_MARGIN * (minutes * 60 - (time.perf_counter() - start) - reserve)
+    iters = times.iterations(left, shares)
     print(f"step times {times.step_seconds} s ({times.threads} threads) -> iterations {iters}", flush=True)
-    extra = [*fallback, *StepTimes.overrides(iters), f"train.val_interval={max(1, iters[0] // 8)}"]
-    recipe = load_recipe(RECIPE, recipe_overrides(extra))
-    if args.output_dir.exists():
+    extra = [*fallback, *StepTimes.overrides(iters), f"train.val_interval={max(1, iters[0] // 8)}", *final]
+    recipe = load_recipe(name, recipe_overrides(extra))
+    if output_dir.exists():
         import shutil
 
-        shutil.rmtree(args.output_dir)  # the benchmark owns this folder: every run starts fresh
+        shutil.rmtree(output_dir)  # the benchmark owns this folder: every run starts fresh
     train_start = time.perf_counter()
-    result = train(recipe, TrainOptions(output_dir=args.output_dir))
+    result = train(recipe, TrainOptions(output_dir=output_dir))
     train_minutes = (time.perf_counter() - train_start) / 60
-    if result.status != "complete":
-        print(f"training stopped early: {result.status}", file=sys.stderr)
+    return BudgetedRun(recipe, result, iters, times, machine, notes, start, train_minutes)
+
+
+def main() -> int:
+    args = parse()
+    if "SRZOO_DATA" not in os.environ:
+        from srzoo.testing import shared_datasets
+
+        os.environ["SRZOO_DATA"] = str(shared_datasets())
+    if args.device == "cuda":
+        return main_cuda(args)
+    from common import machine_line
+
+    run = budgeted_run(RECIPE, args.minutes, args.output_dir, SHARES, RESERVE_SECONDS, [])
+    if run.result.status != "complete":
+        print(f"training stopped early: {run.result.status}", file=sys.stderr)
         return 1
+    recipe, iters, times, machine, start = run.recipe, run.iters, run.times, run.machine, run.start
     phases = [p.name for p in recipe.phases]
     results = bench(args.output_dir, phases)
     threshold = results["bicubic"]["Set5"]["psnr"] + TARGET_GAIN_DB
@@ -272,11 +300,11 @@ def main() -> int:
         "threads": times.threads,
         "results": results,
         "target": {"threshold": threshold, "psnr_set5": psnr_set5, "met": psnr_set5 >= threshold},
-        "timing": {"total_minutes": (time.perf_counter() - start) / 60, "train_minutes": train_minutes},
+        "timing": {"total_minutes": (time.perf_counter() - start) / 60, "train_minutes": run.train_minutes},
         "machine": machine_line(machine),
         "machine_info": machine,
         "run_dir": str(args.output_dir),
-        "notes": notes,
+        "notes": run.notes,
     }
     args.results.mkdir(parents=True, exist_ok=True)
     curves(args.output_dir / "metrics.jsonl", args.results / "train_quality_curves.png", phases)

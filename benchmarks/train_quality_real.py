@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from train_quality import curves, recipe_overrides
+from train_quality import budgeted_run, curves
 
 from srzoo.framework.files import atomic_write
 
@@ -33,7 +33,6 @@ RECIPE = "realesrgan_tiny_x4"
 SHARES = (0.9, 0.1)  # of the training time per phase (the PSNR generator is what the targets score)
 FINETUNE_LR = 5.0e-4  # a quarter of the tiny recipe's from-scratch rate: the run starts from a trained model
 RESERVE_SECONDS = 180  # startup, degraded sets, validation, phase ends, the benches and the figure
-PLAN_MARGIN = 0.85
 EVAL_SETS = ("set5", "bsd100")
 SEED = 0
 GAIN_OVER_BICUBIC_DB, GAIN_OVER_BICUBIC_MODEL_DB = 0.5, 1.0
@@ -177,40 +176,15 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    from common import machine_info, machine_line
+    from common import machine_line
 
-    from srzoo.demo import offline_weights_fallback
-    from srzoo.recipes.schema import load_recipe
-    from srzoo.train.budget import StepTimes, measure
-    from srzoo.train.loop import train
-    from srzoo.train.options import TrainOptions
-
-    start = time.perf_counter()
-    machine = machine_info()
-    notes: list[str] = []
-    recipe = load_recipe(RECIPE, recipe_overrides([]))
-    fallback = offline_weights_fallback(recipe, lambda message: notes.append(message.removeprefix("note: ")))
-    recipe = load_recipe(RECIPE, recipe_overrides(fallback))
-    times = measure(recipe)
-    machine["torch_threads"] = times.threads
-    left = PLAN_MARGIN * (args.minutes * 60 - (time.perf_counter() - start) - RESERVE_SECONDS)
-    iters = times.iterations(left, SHARES)
-    print(f"step times {times.step_seconds} s ({times.threads} threads) -> iterations {iters}", flush=True)
-    extra = [*fallback, *StepTimes.overrides(iters), f"train.val_interval={max(1, iters[0] // 8)}"]
     # Real-ESRNet starts from an ESRGAN PSNR model (the official pretrain_network_g): here the bicubic-trained one
-    extra.append(f"generator.weights={args.bicubic_model.resolve()}")
-    extra.append(f"phases.0.optimizer.lr={FINETUNE_LR}")
-    recipe = load_recipe(RECIPE, recipe_overrides(extra))
-    if args.output_dir.exists():
-        import shutil
-
-        shutil.rmtree(args.output_dir)  # the benchmark owns this folder: every run starts fresh
-    train_start = time.perf_counter()
-    result = train(recipe, TrainOptions(output_dir=args.output_dir))
-    train_minutes = (time.perf_counter() - train_start) / 60
-    if result.status != "complete":
-        print(f"training stopped early: {result.status}", file=sys.stderr)
+    final = [f"generator.weights={args.bicubic_model.resolve()}", f"phases.0.optimizer.lr={FINETUNE_LR}"]
+    run = budgeted_run(RECIPE, args.minutes, args.output_dir, SHARES, RESERVE_SECONDS, final)
+    if run.result.status != "complete":
+        print(f"training stopped early: {run.result.status}", file=sys.stderr)
         return 1
+    recipe, iters, times, machine, start = run.recipe, run.iters, run.times, run.machine, run.start
     phases = [p.name for p in recipe.phases]
     sets = degraded_sets(args.output_dir / "eval")
     models = {"bicubic-trained": args.bicubic_model}
@@ -237,11 +211,11 @@ def main() -> int:
         "bicubic_model": str(args.bicubic_model),
         "results": results,
         "targets": targets,
-        "timing": {"total_minutes": (time.perf_counter() - start) / 60, "train_minutes": train_minutes},
+        "timing": {"total_minutes": (time.perf_counter() - start) / 60, "train_minutes": run.train_minutes},
         "machine": machine_line(machine),
         "machine_info": machine,
         "run_dir": str(args.output_dir),
-        "notes": notes,
+        "notes": run.notes,
     }
     args.results.mkdir(parents=True, exist_ok=True)
     curves(

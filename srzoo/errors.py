@@ -6,6 +6,12 @@ import difflib
 from collections.abc import Iterable
 
 
+def one_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message as one short line for an error report (its type name when it has no message)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 class SrzooError(Exception):
     """Base of every error srzoo reports to users: the message is one line saying what, where, what to do."""
 

@@ -62,11 +62,11 @@ class _Runner:
             kwargs = {} if self.overlap is None else {"overlap": self.overlap}
             with torch.inference_mode():  # upscale clamps its output in place
                 return upscale(self.model, x, tile=self.tile, **kwargs)
-        from srzoo.inference.tiling import _pad_to
+        from srzoo.inference.tiling import pad_to
 
         h, w = x.shape[-2:]
         # Reflect padding keeps edge statistics natural; the padded output is cropped away below.
-        x = _pad_to(x, self.multiple, self.model.card.capabilities.min_size)
+        x = pad_to(x, self.multiple, self.model.card.capabilities.min_size)
         y = self.model(x)
         s = self.model.scale
         return y[..., : h * s, : w * s]

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from srzoo.errors import DataError, UnknownNameError, WeightsError
+from srzoo.errors import DataError, UnknownNameError, WeightsError, one_line
 from srzoo.framework.descriptors import PretrainedWeights, StateDict
 from srzoo.framework.download import download
 from srzoo.framework.files import atomic_write, cache_dir, sha256_file
@@ -83,11 +83,6 @@ def check_finite(sd: StateDict, where: Path) -> StateDict:
     return sd
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
 def strip_prefixes(sd: StateDict) -> StateDict:
     """Drop DDP / torch.compile wrappers' key prefixes (`module.`, `_orig_mod.`)."""
     out = {}
@@ -126,7 +121,7 @@ def load_weights_file(path: str | Path) -> WeightsFile:
     except (
         Exception
     ) as exc:  # a damaged zip or pickle stream surfaces as any type (IndexError, struct.error ...)
-        raise WeightsError(f"cannot read weights file {path}: {_reason(exc)}") from None
+        raise WeightsError(f"cannot read weights file {path}: {one_line(exc, 200)}") from None
     sd = check_finite(strip_prefixes(_tensor_dict(obj, path)), path)
     return WeightsFile(sd, path, sha256=sha256_file(path))
 
@@ -141,7 +136,7 @@ def _load_safetensors(path: Path) -> WeightsFile:
     except MemoryError:
         raise
     except Exception as exc:  # SafetensorError, or what a damaged header makes torch raise
-        raise WeightsError(f"cannot read safetensors file {path}: {_reason(exc)}") from None
+        raise WeightsError(f"cannot read safetensors file {path}: {one_line(exc, 200)}") from None
     if not sd:
         raise WeightsError(f"{path} holds no tensors")
     return WeightsFile(check_finite(strip_prefixes(sd), path), path, metadata, sha256=sha256_file(path))

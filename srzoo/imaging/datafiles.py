@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srzoo.errors import InputError
+from srzoo.errors import InputError, one_line
 from srzoo.framework.files import atomic_write
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -51,7 +51,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise
     except Exception as exc:  # Pillow's decoders raise any type on damaged data (bomb check included)
         raise InputError(
-            f"cannot decode image {path} ({_reason(exc)}); is it a complete image file?"
+            f"cannot decode image {path} ({one_line(exc, 160)}); is it a complete image file?"
         ) from None
 
 
@@ -72,12 +72,7 @@ def probe_image(path: str | os.PathLike, *, verify: bool = True) -> tuple[int, i
     except MemoryError:
         raise
     except Exception as exc:  # as in load_image: any type on a damaged header, the bomb check included
-        raise InputError(f"cannot read image {path} ({_reason(exc)})") from None
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
+        raise InputError(f"cannot read image {path} ({one_line(exc, 160)})") from None
 
 
 def as_uint8(array: np.ndarray) -> np.ndarray:

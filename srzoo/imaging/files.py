@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srzoo.errors import ConfigError, InputError
+from srzoo.errors import ConfigError, InputError, one_line
 from srzoo.framework.files import atomic_write
 from srzoo.imaging.wide import read_wide, write_png16, write_tiff16
 
@@ -115,7 +115,7 @@ def _open(path: Path, limit: int):  # -> PIL.Image.Image
         except MemoryError:
             raise
         except Exception as exc:  # Pillow's format plugins raise any type on a damaged header
-            raise InputError(f"{path}: corrupt image ({_reason(exc)})") from None
+            raise InputError(f"{path}: corrupt image ({one_line(exc, 160)})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
     w, h = im.size
@@ -130,12 +130,6 @@ def _open(path: Path, limit: int):  # -> PIL.Image.Image
         im.close()
         raise InputError(f"{path}: image has no pixels ({w}x{h})")
     return im
-
-
-def _reason(exc: BaseException) -> str:
-    """A decoder's complaint as a short single line."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
 def _is_wide_colour(im) -> bool:
@@ -198,7 +192,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
     except (InputError, MemoryError):
         raise
     except Exception as exc:  # decoders raise OSError, ValueError, IndexError, struct.error ... on bad data
-        raise InputError(f"{path}: corrupt or truncated {im.format or 'image'} ({_reason(exc)})") from None
+        raise InputError(
+            f"{path}: corrupt or truncated {im.format or 'image'} ({one_line(exc, 160)})"
+        ) from None
     finally:
         im.close()
     space = _icc_space(icc)

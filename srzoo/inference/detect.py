@@ -8,13 +8,9 @@ unusable, is skipped and its reason kept for the final "cannot tell which arch" 
 
 from __future__ import annotations
 
+from srzoo.errors import one_line
 from srzoo.framework.descriptors import Detection, StateDict
 from srzoo.framework.registries import ARCHS, DETECTORS
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _checked(found: object, who: str) -> Detection:
@@ -48,7 +44,7 @@ def detect(sd: StateDict, errors: list[str]) -> Detection | None:
                 continue
             found = _checked(found, who)
         except Exception as exc:  # one broken detector must not hide the others
-            errors.append(f"detector {entry.name}: {_reason(exc)}")
+            errors.append(f"detector {entry.name}: {one_line(exc)}")
             continue
         return found
     return None

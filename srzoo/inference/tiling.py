@@ -67,17 +67,17 @@ def _forward(model: SRModel, x: Tensor, stats: TileStats) -> Tensor:
     return y.clamp_(0, 1)
 
 
-def _pad_to(x: Tensor, multiple: int, minimum: int = 1) -> Tensor:
+def pad_to(x: Tensor, multiple: int, minimum: int = 1) -> Tensor:
     """Pad bottom/right to the arch's LR size multiple and minimum side (reflect; replicate for tiny inputs)."""
     h, w = x.shape[-2:]
-    ph, pw = (_padded(h, multiple, minimum) - h, _padded(w, multiple, minimum) - w)
+    ph, pw = (padded_side(h, multiple, minimum) - h, padded_side(w, multiple, minimum) - w)
     if not ph and not pw:
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
-def _padded(side: int, multiple: int, minimum: int) -> int:
+def padded_side(side: int, multiple: int, minimum: int) -> int:
     """`side` raised to `minimum`, then to a multiple of `multiple`."""
     return -(-max(side, minimum) // multiple) * multiple
 
@@ -240,7 +240,7 @@ def choose_tile(model: SRModel, height: int, width: int, overlap: int = 16) -> i
 
 
 def _min_tile(overlap: int, multiple: int, minimum: int = 1) -> int:
-    return max(MIN_TILE, _padded(2 * overlap + multiple, multiple, minimum))
+    return max(MIN_TILE, padded_side(2 * overlap + multiple, multiple, minimum))
 
 
 def upscale(
@@ -279,7 +279,7 @@ def upscale(
                 f"x{model.scale}): use --tile >= {smallest} or a smaller --tile-overlap"
             )
         tile = tile // m * m
-    x = _pad_to(image.float().cpu(), m, _minimum(model))
+    x = pad_to(image.float().cpu(), m, _minimum(model))
     hp, wp = x.shape[-2:]
     if tile is not None and tile >= max(hp, wp):
         tile = None

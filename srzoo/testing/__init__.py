@@ -18,8 +18,9 @@ DEFAULT_SCALES = (2, 3, 4)  # checked for archs that accept any scale
 
 def _sizes(multiple: int, base: int, minimum: int = 1) -> tuple[int, int]:
     """A non-square LR size that respects the arch's size multiple and minimum (catches transposed H/W bugs)."""
-    base = max(base, minimum)
-    h = max(multiple, -(-base // multiple) * multiple)
+    from srzoo.inference.tiling import padded_side
+
+    h = padded_side(base, multiple, minimum)
     return h, h + multiple
 
 

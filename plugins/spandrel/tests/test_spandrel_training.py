@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from srzoo import RECIPES, ConfigError, Recipe, build_arch, load_model, load_recipe
+from srzoo import RECIPES, ConfigError, build_arch, load_model, load_recipe
 from srzoo.inference.export import export_model  # what `srzoo export` runs
 from srzoo.testing.pytest_plugin import shared_data  # noqa: F401  (also without srzoo's pytest11 plugin)
 from srzoo.train.loop import train
@@ -32,16 +32,6 @@ SIZES = {
     "span_tiny_x4": ("span", 211_624, 256_152),
     "omnisr_tiny_x4": ("omnisr", 27_536, 27_536),
 }
-
-
-def offline(recipe: Recipe) -> list[str]:
-    """Overrides for building without a download: random VGG for perceptual losses."""
-    return [
-        f"phases.{i}.losses.{j}.kwargs.weights=none"
-        for i, phase in enumerate(recipe.phases)
-        for j, loss in enumerate(phase.losses)
-        if loss.name == "perceptual"
-    ]
 
 
 def test_every_recipe_file_is_registered_and_the_full_ones_are_in_registry() -> None:
