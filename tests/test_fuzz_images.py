@@ -208,6 +208,18 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     record("image file", "decompression bomb", "InputError")
 
 
+def test_header_sizes_pillow_cannot_buffer_are_one_line(tmp_path: Path) -> None:
+    # 44,739,236 x 1 pixels of 16-bit RGB: under the pixel limit, but Pillow's line buffer overflows and it
+    # raises MemoryError (the long fuzz profile found it: a bit flip in a 1-bit PNG's IHDR). Each reader names it.
+    data = _png_with_ihdr(SEEDS["png-1bit"], 0x02AAAAA4, 1, 16, 2)
+    (path := tmp_path / "wide.png").write_bytes(data)
+    for read in (lambda: read_image(path, max_pixels=10**9), lambda: probe_image(path), lambda: load_image(path)):
+        with pytest.raises(InputError, match="wide.png.*not enough memory.*damaged") as info:
+            read()
+        assert "\n" not in str(info.value)
+    record("image file", "header sizes Pillow cannot buffer", "InputError")
+
+
 # -- odd but valid images: each one upscales ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bicubic2():

@@ -97,7 +97,7 @@ ODD_VALUES = st.sampled_from(
         [[[]]],
         "no_such",
     ]
-)
+).map(copy.deepcopy)  # a later edit may clear or extend a drawn list/dict: never the shared one (flaky draws)
 
 
 @st.composite

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 import srzoo
 from srzoo.errors import UnknownNameError, WeightsError
@@ -65,6 +66,34 @@ def test_srzoo_export_round_trips_arch_and_kwargs(tmp_path: Path) -> None:
     x = torch.rand(1, 3, 8, 10)
     with torch.no_grad():
         assert torch.allclose(model(x), net(x).clamp(0, 1), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"srzoo.arch": TOY_ARCH},  # a bit flip renamed srzoo.scale (the fuzz battery found it: KeyError)
+        {"srzoo.arch": TOY_ARCH, "srzoo.scale": "0"},
+        {"srzoo.arch": TOY_ARCH, "srzoo.scale": "true"},
+        {"srzoo.arch": TOY_ARCH, "srzoo.scale": "2", "srzoo.kwargs": "[1]"},
+    ],
+)
+def test_damaged_srzoo_metadata_is_a_weights_error(tmp_path: Path, meta: dict[str, str]) -> None:
+    net = srzoo.build_arch(TOY_ARCH, scale=2, **TINY)
+    save_file(net.state_dict(), str(path := tmp_path / "g.safetensors"), metadata=meta)
+    with pytest.raises(WeightsError, match=r"g.safetensors: damaged srzoo metadata.*export it again") as info:
+        srzoo.load_model(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["bad\nkey", "", "tab\there"])
+def test_odd_key_names_stay_on_one_line_and_visible(key: str) -> None:
+    from srzoo.inference.model import load_into
+
+    net = srzoo.build_arch(TOY_ARCH, scale=2, **TINY)
+    sd = {**net.state_dict(), key: torch.zeros(1)}
+    with pytest.raises(WeightsError, match="unexpected 1: ") as info:
+        load_into(net, sd, "the toy")
+    assert "\n" not in str(info.value) and str(info.value).endswith(repr(key))
 
 
 def test_foreign_file_infers_arch_from_shapes_and_basicsr_layout(tmp_path: Path) -> None:

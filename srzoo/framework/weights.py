@@ -52,6 +52,12 @@ class WeightsFile:
                             f"{self.path or 'weights'}: damaged srzoo metadata {key} = {value[:40]!r}; "
                             "the file is damaged; export it again"
                         )
+        if "arch" in meta and not (isinstance(meta.get("scale"), int) and meta["scale"] >= 1):
+            # srzoo writes arch and scale together: one without the other is a damaged header, not a foreign file.
+            raise WeightsError(
+                f"{self.path or 'weights'}: damaged srzoo metadata: arch {str(meta['arch'])[:40]!r} without a valid "
+                "srzoo.scale; the file is damaged; export it again"
+            )
         return meta
 
 

@@ -35,6 +35,15 @@ def _to_array(img) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
+def _no_memory(path: Path) -> str:
+    # Pillow raises MemoryError for a header whose sizes overflow its line buffer (a damaged file) as well as for
+    # a real shortage: either way this one file is what cannot be read, and the message says which.
+    return (
+        f"cannot decode image {path}: not enough memory for the size its header declares; "
+        "is the file damaged, or too large for this machine?"
+    )
+
+
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Decode an image to uint8: (H, W) for greyscale files, (H, W, 3) otherwise. EXIF rotation is applied."""
     from PIL import Image, ImageOps
@@ -48,7 +57,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     except FileNotFoundError:
         raise InputError(f"image {path} does not exist") from None
     except MemoryError:
-        raise
+        raise InputError(_no_memory(path)) from None
     except Exception as exc:  # Pillow's decoders raise any type on damaged data (bomb check included)
         raise InputError(
             f"cannot decode image {path} ({one_line(exc, 160)}); is it a complete image file?"
@@ -70,7 +79,7 @@ def probe_image(path: str | os.PathLike, *, verify: bool = True) -> tuple[int, i
                 width, height = height, width
         return height, width
     except MemoryError:
-        raise
+        raise InputError(_no_memory(path)) from None
     except Exception as exc:  # as in load_image: any type on a damaged header, the bomb check included
         raise InputError(f"cannot read image {path} ({one_line(exc, 160)})") from None
 

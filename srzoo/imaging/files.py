@@ -113,7 +113,7 @@ def _open(path: Path, limit: int):  # -> PIL.Image.Image
                 raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
             raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
         except MemoryError:
-            raise
+            raise InputError(f"{path}: not enough memory to read its header; is the file damaged?") from None
         except Exception as exc:  # Pillow's format plugins raise any type on a damaged header
             raise InputError(f"{path}: corrupt image ({one_line(exc, 160)})") from None
         finally:
@@ -189,8 +189,13 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
         else:
             im.load()
             pixels, alpha, icc_ok = _decode(im, path)
-    except (InputError, MemoryError):
+    except InputError:
         raise
+    except MemoryError:  # Pillow's answer to a header whose sizes overflow its line buffer, or a real shortage
+        raise InputError(
+            f"{path}: not enough memory to decode this {im.size[0]}x{im.size[1]} image; is the file damaged, or "
+            "too large for this machine's memory?"
+        ) from None
     except Exception as exc:  # decoders raise OSError, ValueError, IndexError, struct.error ... on bad data
         raise InputError(
             f"{path}: corrupt or truncated {im.format or 'image'} ({one_line(exc, 160)})"

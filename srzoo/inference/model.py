@@ -164,11 +164,16 @@ def _resolve_arch(weights: WeightsFile, arch: str | None) -> Detection:
     raise WeightsError(f"cannot tell which arch {where} belongs to{detail}; pass --arch NAME")
 
 
+def _key(name: str) -> str:
+    # Keys come from the file: a newline or an empty name must not break the one-line message or vanish from it.
+    return name if name and name.isprintable() else repr(name)
+
+
 def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
     """load_state_dict(strict) with a one-line report of missing/unexpected keys and shape mismatches."""
     own = net.state_dict()
     missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
+    unexpected = [_key(k) for k in sd if k not in own]
     shapes = [
         f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}"
         for k, v in own.items()
