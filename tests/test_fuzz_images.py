@@ -213,7 +213,11 @@ def test_header_sizes_pillow_cannot_buffer_are_one_line(tmp_path: Path) -> None:
     # raises MemoryError (the long fuzz profile found it: a bit flip in a 1-bit PNG's IHDR). Each reader names it.
     data = _png_with_ihdr(SEEDS["png-1bit"], 0x02AAAAA4, 1, 16, 2)
     (path := tmp_path / "wide.png").write_bytes(data)
-    for read in (lambda: read_image(path, max_pixels=10**9), lambda: probe_image(path), lambda: load_image(path)):
+    for read in (
+        lambda: read_image(path, max_pixels=10**9),
+        lambda: probe_image(path),
+        lambda: load_image(path),
+    ):
         with pytest.raises(InputError, match="wide.png.*not enough memory.*damaged") as info:
             read()
         assert "\n" not in str(info.value)

@@ -191,7 +191,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
             pixels, alpha, icc_ok = _decode(im, path)
     except InputError:
         raise
-    except MemoryError:  # Pillow's answer to a header whose sizes overflow its line buffer, or a real shortage
+    except (
+        MemoryError
+    ):  # Pillow's answer to a header whose sizes overflow its line buffer, or a real shortage
         raise InputError(
             f"{path}: not enough memory to decode this {im.size[0]}x{im.size[1]} image; is the file damaged, or "
             "too large for this machine's memory?"
