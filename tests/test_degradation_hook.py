@@ -138,3 +138,16 @@ def test_unknown_degradation_kwarg_and_missing_target_are_config_errors(
         run(recipe_file, tmp_path / "y", "phases.0.losses.1.target=hr_sharp", max_steps=1)
     with pytest.raises(UnknownNameError, match="did you mean 'test_noisy_pool'"):
         run(recipe_file, tmp_path / "z", "data.degradation.name=test_noisy_pol")
+
+
+def test_budget_times_steps_with_the_degradation(recipe_file: Path) -> None:
+    # the budget's step timing must make batches as training does: HR-only patches through the hook, which
+    # also provides the `hr_soft` target one loss names (a timing on dataset pairs would miss both)
+    from srzoo.train.budget import step_seconds
+
+    seconds = step_seconds(load_recipe(recipe_file), 0, steps=2)
+    assert 0.0 < seconds < 60.0
+    assert len(SEEN) == 3 and all(s["keys"] == ["hr", "index"] and s["shape"] == (4, 3, 32, 32) for s in SEEN)
+    recipe = load_recipe(recipe_file)
+    seeds = [s["gen"].initial_seed() for s in SEEN]  # one generator per micro-batch, as training seeds them
+    assert seeds == [degradation_generator(recipe.seed, 0, k).initial_seed() for k in range(3)]

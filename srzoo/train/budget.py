@@ -36,32 +36,55 @@ class StepTimes:
         return [f"phases.{i}.iters={n}" for i, n in enumerate(iters)]
 
 
-def _batch(dataset: Any, size: int, start: int) -> dict[str, torch.Tensor]:
+def _batch(
+    dataset: Any, size: int, start: int, degradation: Any, seed: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """One micro-batch as training makes it: the dataset's pairs, or its HR patches degraded on the device."""
+    from srzoo.train.data import degradation_generator
+
     items = [dataset[start + j] for j in range(size)]
-    return {k: torch.stack([item[k] for item in items]) for k in ("lr", "hr")}
+    batch = {
+        k: torch.stack([item[k] for item in items])
+        if torch.is_tensor(v)
+        else torch.tensor([i[k] for i in items])
+        for k, v in items[0].items()
+    }  # as the loader collates them: {"lr", "hr", "index"}, or {"hr", "index"} for a degradation
+    if degradation is None:
+        return batch
+    batch = {k: v.to(device) for k, v in batch.items()}
+    with torch.no_grad():
+        return degradation(batch, degradation_generator(seed, 0, start // size))
 
 
 def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
-    """Median wall time of one optimizer step of phase `index`, data loading included (after a warm-up)."""
+    """Median wall time of one optimizer step of phase `index`, data loading and the recipe's degradation
+    included (after a warm-up): a real-world recipe spends a good part of each step degrading its batch."""
     from srzoo.data import build_train_dataset
-    from srzoo.framework.build import build_arch, build_phase
+    from srzoo.framework.build import build_arch, build_degradation, build_phase
     from srzoo.train.accel import make_accelerator
 
     spec, data = recipe.phases[index], recipe.data
+    degradation = (
+        None
+        if data.degradation is None
+        else build_degradation(data.degradation.name, recipe.scale, **data.degradation.kwargs)
+    )
     dataset = build_train_dataset(
-        data, scale=recipe.scale, patch_size=spec.patch_size,
-        augment=spec.augment, seed=recipe.seed, progress=False,
+        data, scale=recipe.scale, patch_size=spec.patch_size, augment=spec.augment,
+        seed=recipe.seed, progress=False, hr_only=degradation is not None,
     )  # fmt: skip
     accelerator = make_accelerator(recipe.train.mixed_precision, recipe.train.grad_accum)
     generator = build_arch(recipe.generator.arch, scale=recipe.scale, **recipe.generator.kwargs)
     phase = build_phase(spec, recipe, generator)
     phase.prepare(accelerator)
-    size = spec.batch_size
+    micro = spec.batch_size // recipe.train.grad_accum
     times = []
     for i in range(steps + 1):
         start = time.perf_counter()
         for j in range(recipe.train.grad_accum):
-            phase.train_step(_batch(dataset, size // recipe.train.grad_accum, (i + j) * size), accelerator)
+            first = (i * recipe.train.grad_accum + j) * micro
+            batch = _batch(dataset, micro, first, degradation, recipe.seed, accelerator.device)
+            phase.train_step(batch, accelerator)
         phase.after_step(accelerator, i + 1)
         if accelerator.device.type == "cuda":  # steps no longer read their losses back: wait for the GPU
             torch.cuda.synchronize(accelerator.device)
