@@ -1,0 +1,41 @@
+"""benchmarks/train_quality_real.py's summary: per-image gains over each baseline and the table that shows them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[3] / "benchmarks"  # the checkout's benchmark scripts
+sys.path.insert(0, str(BENCH))
+
+import train_quality_real as tqr  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+
+
+def _scores(psnr: dict[str, float]) -> dict:
+    return {"psnr": sum(psnr.values()) / len(psnr), "ssim": 0.5, "images": psnr}
+
+
+def test_per_image_gains_and_their_table() -> None:
+    results = {
+        "bicubic": {"set5": _scores({"a": 20.0, "b": 25.0, "c": 30.0}), "bsd100": _scores({"x": 22.0, "y": 23.0})},
+        "bicubic-trained": {"set5": _scores({"a": 20.5, "b": 25.0, "c": 29.0}), "bsd100": _scores({"x": 22.0, "y": 22.0})},
+        "real-world psnr": {"set5": _scores({"a": 21.0, "b": 24.5, "c": 30.25}), "bsd100": _scores({"x": 23.0, "y": 23.5})},
+    }  # fmt: skip
+    gains = tqr.per_image_gains(results, "real-world psnr", "bicubic")
+    assert gains["set5"] == {"min": -0.5, "median": 0.25, "max": 1.0, "below": 1, "images": 3}
+    assert gains["bsd100"] == {"min": 0.5, "median": 0.75, "max": 1.0, "below": 0, "images": 2}
+    over_trained = tqr.per_image_gains(results, "real-world psnr", "bicubic-trained")
+    assert over_trained["set5"] == {"min": -0.5, "median": 0.5, "max": 1.25, "below": 1, "images": 3}
+    summary = {
+        "budget_minutes": 15.0, "results": results, "targets": [], "iterations": {"psnr": 10},
+        "step_seconds": [0.5], "threads": 1, "bicubic_model": "m.safetensors", "machine": "test",
+        "timing": {"total_minutes": 1.0, "train_minutes": 0.5}, "notes": [],
+        "per_image_gains": {"bicubic": gains, "bicubic-trained": over_trained},
+    }  # fmt: skip
+    text = tqr.markdown(summary)
+    assert "| bicubic | set5 | -0.50 | +0.25 | +1.00 | 1 of 3 |" in text
+    assert "| bicubic-trained | bsd100 | +1.00 | +1.25 | +1.50 | 0 of 2 |" in text
+    with pytest.raises(KeyError):  # a set the bench did not score is an error, not a silent gap
+        tqr.per_image_gains({"bicubic": {}, "real-world psnr": {}}, "real-world psnr", "bicubic")
