@@ -40,20 +40,15 @@ def _batch(
     dataset: Any, size: int, start: int, degradation: Any, seed: int, device: torch.device
 ) -> dict[str, torch.Tensor]:
     """One micro-batch as training makes it: the dataset's pairs, or its HR patches degraded on the device."""
-    from srzoo.train.data import degradation_generator
+    from torch.utils.data import default_collate
 
-    items = [dataset[start + j] for j in range(size)]
-    batch = {
-        k: torch.stack([item[k] for item in items])
-        if torch.is_tensor(v)
-        else torch.tensor([i[k] for i in items])
-        for k, v in items[0].items()
-    }  # as the loader collates them: {"lr", "hr", "index"}, or {"hr", "index"} for a degradation
+    from srzoo.train.data import degrade_batch
+
+    batch = default_collate([dataset[start + j] for j in range(size)])  # as the training loader collates
     if degradation is None:
         return batch
     batch = {k: v.to(device) for k, v in batch.items()}
-    with torch.no_grad():
-        return degradation(batch, degradation_generator(seed, 0, start // size))
+    return degrade_batch(degradation, batch, seed=seed, rank=0, micro_batch=start // size)
 
 
 def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:

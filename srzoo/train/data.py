@@ -59,14 +59,21 @@ def degraded_batches(
 ) -> Iterator[dict[str, torch.Tensor]]:
     """HR-only batches → `degradation(batch, generator)` on the device, micro-batch k seeded by (seed, rank, k)."""
     for k, batch in enumerate(batches, start=start_micro_batch):
-        with torch.no_grad():
-            out = degradation(batch, degradation_generator(seed, rank, k))
-        if not isinstance(out, dict) or "lr" not in out or "hr" not in out:
-            got = sorted(out) if isinstance(out, dict) else type(out).__name__
-            raise ConfigError(
-                f"data.degradation returned {got}; a degradation must return a dict with 'lr' and 'hr'"
-            )
-        yield out
+        yield degrade_batch(degradation, batch, seed=seed, rank=rank, micro_batch=k)
+
+
+def degrade_batch(
+    degradation: Any, batch: dict[str, torch.Tensor], *, seed: int, rank: int, micro_batch: int
+) -> dict[str, torch.Tensor]:
+    """One HR-only micro-batch through the degradation, with that micro-batch's generator; checks the result."""
+    with torch.no_grad():
+        out = degradation(batch, degradation_generator(seed, rank, micro_batch))
+    if not isinstance(out, dict) or "lr" not in out or "hr" not in out:
+        got = sorted(out) if isinstance(out, dict) else type(out).__name__
+        raise ConfigError(
+            f"data.degradation returned {got}; a degradation must return a dict with 'lr' and 'hr'"
+        )
+    return out
 
 
 def micro_batch_size(batch_size: int, world: int, grad_accum: int, where: str) -> int:
