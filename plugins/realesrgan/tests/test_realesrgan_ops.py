@@ -84,6 +84,20 @@ def test_filter2d_is_per_sample_reflect_correlation() -> None:
             np.testing.assert_allclose(out[i, c].numpy(), ref, atol=1e-12)
 
 
+@pytest.mark.parametrize(("h", "w"), [(24, 20), (64, 64), (5, 40)])
+def test_filter_separable_is_the_outer_product_kernel(h: int, w: int) -> None:
+    # the band-matrix form against scipy's correlation with outer(k1, k1): reflect ("mirror") borders
+    # while the half-width fits the image, edge replication ("nearest") when it does not
+    gen = torch.Generator().manual_seed(1)
+    for taps in (9, 101):
+        k1 = ops.gaussian_kernel_1d(taps, 0.0)
+        img = torch.rand(2, 3, h, w, dtype=torch.float64, generator=gen)
+        out = ops.filter_separable(img, k1)
+        mode = "mirror" if taps // 2 < min(h, w) else "nearest"
+        ref = scipy.ndimage.correlate(img.numpy(), np.outer(k1, k1)[None, None], mode=mode)
+        np.testing.assert_allclose(out.numpy(), ref, atol=1e-12, err_msg=f"{taps} taps on {h}x{w}")
+
+
 def test_gaussian_noise_std_and_grey() -> None:
     img = torch.full((2, 3, 256, 256), 0.5)
     noise = ops.gaussian_noise(
