@@ -82,6 +82,8 @@ def machine_info() -> dict[str, Any]:
         "cpu_flags": _cpu_flags(),
         "physical_cores": physical_cores(),
         "logical_cpus": os.cpu_count(),
+        # CPUs this process may run on (taskset): two runs pinned one core each share the machine side by side
+        "cpus_allowed": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "onednn": torch.backends.mkldnn.is_available(),
@@ -115,8 +117,11 @@ def machine_line(info: dict[str, Any]) -> str:
     flags = info.get("cpu_isa_flags", info.get("cpu_flags")) or []
     bf16 = {True: "; native bf16", False: "; no native bf16"}.get(info.get("cpu_bf16_native"), "")
     isa = f"ISA {info.get('cpu_capability', '?')} ({' '.join(flags) or 'flags unknown'}{bf16})"
+    allowed = info.get("cpus_allowed")
+    logical = info.get("logical_cpus") or 0
+    pinned = f", pinned to {allowed} of {logical} CPUs" if allowed and allowed < logical else ""
     return (
-        f"{info['cpu']} ({info['physical_cores']} cores, {info['torch_threads']} torch threads{gpu}; {isa}), "
+        f"{info['cpu']} ({info['physical_cores']} cores{pinned}, {info['torch_threads']} torch threads{gpu}; {isa}), "
         f"torch {info['torch']}, load average {load[0] if load else '?'} at start, {info['date']}"
     )
 

@@ -238,10 +238,17 @@ class BudgetedRun:
 
 
 def budgeted_run(
-    name: str, minutes: float, output_dir: Path, shares: tuple[float, ...], reserve: float, final: list[str]
+    name: str,
+    minutes: float,
+    output_dir: Path,
+    shares: tuple[float, ...],
+    reserve: float,
+    final: list[str],
+    variant: list[str] | None = None,
 ) -> BudgetedRun:
     """Fit recipe `name`'s phase lengths to `minutes` (less `reserve` seconds) from measured step times, then
-    train it into a fresh `output_dir`; `final` overrides apply to the training run only, not to the timing."""
+    train it into a fresh `output_dir`. `variant` overrides change the recipe for the timing and the training
+    alike (a batch size changes the step time); `final` overrides apply to the training run only."""
     from common import machine_info
 
     from srzoo.demo import offline_weights_fallback
@@ -250,19 +257,20 @@ def budgeted_run(
     from srzoo.train.loop import train
     from srzoo.train.options import TrainOptions
 
+    variant = list(variant or [])
     start = time.perf_counter()
     machine = machine_info()  # before training: it records the load average the timings ran under
     notes: list[str] = []
-    recipe = load_recipe(name, recipe_overrides([]))
+    recipe = load_recipe(name, recipe_overrides(variant))
     fallback = offline_weights_fallback(recipe, lambda message: notes.append(message.removeprefix("note: ")))
-    recipe = load_recipe(name, recipe_overrides(fallback))
+    recipe = load_recipe(name, recipe_overrides([*variant, *fallback]))
     times = measure(recipe)
     machine["torch_threads"] = times.threads  # what training used (measure() picks it)
     left = PLAN_MARGIN * (minutes * 60 - (time.perf_counter() - start) - reserve)
     iters = times.iterations(left, shares)
     print(f"step times {times.step_seconds} s ({times.threads} threads) -> iterations {iters}", flush=True)
-    extra = [*fallback, *StepTimes.overrides(iters), f"train.val_interval={max(1, iters[0] // 8)}", *final]
-    recipe = load_recipe(name, recipe_overrides(extra))
+    extra = [*variant, *fallback, *StepTimes.overrides(iters), f"train.val_interval={max(1, iters[0] // 8)}"]
+    recipe = load_recipe(name, recipe_overrides([*extra, *final]))
     if output_dir.exists():
         import shutil
 

@@ -39,3 +39,40 @@ def test_per_image_gains_and_their_table() -> None:
     assert "| bicubic-trained | bsd100 | +1.00 | +1.25 | +1.50 | 0 of 2 |" in text
     with pytest.raises(KeyError):  # a set the bench did not score is an error, not a silent gap
         tqr.per_image_gains({"bicubic": {}, "real-world psnr": {}}, "real-world psnr", "bicubic")
+
+
+def test_a_variant_run_is_named_and_checked_before_it_trains() -> None:
+    args = tqr.parse(["--set", "data.batch_size=8", "--set", "phases.0.optimizer.lr=1e-3", "--tag", "b8"])
+    assert args.variant == ["data.batch_size=8", "phases.0.optimizer.lr=1e-3"]
+    assert tqr.results_stem(args.tag) == "train_quality_real_b8"
+    assert args.output_dir.name == "train_quality_real_b8"  # never the recipe's own run directory
+    own = tqr.parse([])
+    assert (tqr.results_stem(own.tag), own.output_dir.name) == ("train_quality_real", "train_quality_real")
+    for bad in (
+        ["--set", "data.batch_size=8"],  # a variant must not overwrite the recipe's results
+        ["--set", "data.batch_size", "--tag", "b8"],  # not KEY=VALUE
+        ["--tag", "../b8"],  # names files
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            tqr.parse(bad)
+        assert exit_.value.code == 2
+
+
+def test_a_variant_table_names_its_overrides_and_shows_no_figures() -> None:
+    scores = {"set5": _scores({"a": 20.0}), "bsd100": _scores({"x": 22.0})}
+    summary = {
+        "budget_minutes": 15.0, "results": {"bicubic": scores}, "targets": [], "iterations": {"psnr": 10},
+        "step_seconds": [0.5], "threads": 1, "bicubic_model": "m.safetensors", "machine": "test",
+        "timing": {"total_minutes": 1.0, "train_minutes": 0.5}, "notes": [], "per_image_gains": {},
+    }  # fmt: skip
+    own = tqr.markdown(summary)
+    assert own.startswith("# Real-world training quality: realesrgan_tiny_x4 in 15 minutes")
+    assert "train_quality_real_comparison.png" in own
+    variant = tqr.markdown(summary | {"variant": ["data.batch_size=8"], "tag": "b8"})
+    assert variant.startswith(
+        "# Real-world training quality: realesrgan_tiny_x4 with `data.batch_size=8` (run `b8`) in 15 minutes"
+    )
+    assert ".png" not in variant
+    rerun = tqr.markdown(summary | {"variant": [], "tag": "pinned"})  # the recipe as is, as a named run
+    assert rerun.startswith("# Real-world training quality: realesrgan_tiny_x4 (run `pinned`) in 15 minutes")
+    assert ".png" not in rerun  # it writes no figures, so it links none
