@@ -82,9 +82,12 @@ def edited_state_dict(draw: st.DrawFn) -> tuple[str, dict]:
     return kind, sd
 
 
-def _check_model(model) -> None:
+def _check_model(model, scale: int | None = 2) -> None:
+    """A finite x`scale` model (`scale=None`: whatever scale it declares, which must then fit its output)."""
+    scale = model.scale if scale is None else scale
+    assert model.scale == scale, model.scale
     out = model(torch.rand(1, 3, 5, 6))
-    assert out.shape == (1, 3, 10, 12) and torch.isfinite(out).all()
+    assert out.shape == (1, 3, 5 * scale, 6 * scale) and torch.isfinite(out).all()
 
 
 @budget(80)
@@ -120,6 +123,10 @@ def valid_files(tmp_path_factory) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def _header_length(safetensors: bytes) -> int:
+    return int.from_bytes(safetensors[:8], "little")
+
+
 @budget(120)
 @given(data=st.data())
 def test_damaged_weight_files_raise_weights_error(
@@ -127,6 +134,7 @@ def test_damaged_weight_files_raise_weights_error(
 ) -> None:
     name = data.draw(st.sampled_from(sorted(valid_files)))
     raw = bytearray(valid_files[name])
+    header_hit = False
     kind = data.draw(st.sampled_from(["truncate", "bit flips", "header bytes", "garbage"]))
     if kind == "truncate":
         raw = raw[: data.draw(st.integers(1, len(raw) - 1))]
@@ -135,12 +143,28 @@ def test_damaged_weight_files_raise_weights_error(
     else:
         span = len(raw) if kind == "bit flips" else min(len(raw), 128)
         for _ in range(data.draw(st.integers(1, 8))):
-            raw[data.draw(st.integers(0, span - 1))] ^= 1 << data.draw(st.integers(0, 7))
+            at = data.draw(st.integers(0, span - 1))
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+            # srzoo's safetensors header holds "srzoo.scale": a flipped digit ("2" -> "3") is another valid model
+            header_hit = header_hit or (
+                name == "a.safetensors" and at < 8 + _header_length(valid_files[name])
+            )
     path = tmp_path_factory.mktemp("w") / name
     path.write_bytes(bytes(raw))
     got = outcome("weights file", kind, lambda: load_model(path, arch="fuzznet"), SrzooError)
     if not isinstance(got, SrzooError):
-        _check_model(got)  # a flip in a weight's low bits still loads: it must still be a finite model
+        # a flip in a weight's low bits still loads: it must still be a finite model of the scale it declares
+        _check_model(got, None if header_hit else 2)
+
+
+def test_a_flipped_scale_digit_in_the_header_loads_as_that_scale(
+    tmp_path, valid_files: dict[str, bytes]
+) -> None:
+    # found by the fuzz test above: safetensors has no checksum, so "srzoo.scale":"2" -> "3" is a valid x3 model
+    raw = valid_files["a.safetensors"].replace(b'"srzoo.scale":"2"', b'"srzoo.scale":"3"')
+    assert raw != valid_files["a.safetensors"]
+    (path := tmp_path / "a.safetensors").write_bytes(raw)
+    _check_model(load_model(path, arch="fuzznet"), 3)
 
 
 CONTAINERS = {
