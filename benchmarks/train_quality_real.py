@@ -199,9 +199,9 @@ def markdown(summary: dict) -> str:
         []
         if variant or tag
         else [
-            "![comparison](train_quality_real_comparison.png)",
+            f"![comparison]({results_stem(None)}_comparison.png)",
             "",
-            "![curves](train_quality_real_curves.png)",
+            f"![curves]({results_stem(None)}_curves.png)",
             "",
         ]
     )
