@@ -6,6 +6,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -274,6 +275,65 @@ def test_budget_fits_iterations_to_measured_step_times(recipe_file: Path) -> Non
         times.iterations(100.0, (1.0,))
     seconds = step_seconds(load_recipe(recipe_file), 1, steps=1)  # a real adversarial step, data included
     assert 0.0 < seconds < 60.0
+
+
+def test_budget_timing_shrugs_off_one_stalled_step(recipe_file: Path) -> None:
+    from srzoo.train import budget
+
+    def clock_for(durations: list[float]):  # step i takes durations[i] (the first is the warm-up)
+        ticks, now = [], 0.0
+        for d in durations:
+            ticks += [now, now + d]
+            now += d + 1.0
+        return iter(ticks).__next__
+
+    recipe = load_recipe(recipe_file)
+    stalled = [0.9, 0.1, 0.1, 2.0, 0.1, 0.1]  # another process takes the core for one step
+    assert len(stalled) - 1 == budget.TIMED_STEPS
+    assert budget.step_seconds(recipe, 0, clock=clock_for(stalled)) == pytest.approx(0.1)
+    # what two timed steps made of the same stall: the plan's step time x10, a tenth of the steps it could run
+    assert budget.step_seconds(recipe, 0, steps=2, clock=clock_for([0.9, 0.1, 2.0])) == pytest.approx(1.05)
+
+
+@pytest.mark.parametrize(
+    ("affinity", "one_thread", "all_cores", "timed", "chosen"),
+    [
+        ({0}, 0.2, 0.1, [1], 1),  # pinned to one core (taskset): two threads are not even timed
+        ({0, 1}, 0.2, 0.1, [2, 1], 2),  # 2x faster on both cores: clearly pays, chosen
+        ({0, 1}, 0.2, 0.15, [2, 1], 1),  # 0.75x: under PARALLEL_GAIN's 30 % margin, one thread is safer
+        (None, 0.2, 0.1, [2, 1], 2),  # no affinity API (macOS, Windows): all of os.cpu_count()
+    ],
+)
+def test_budget_times_the_cores_the_process_may_use(
+    monkeypatch: pytest.MonkeyPatch, affinity: set[int] | None, one_thread: float, all_cores: float,
+    timed: list[int], chosen: int,
+) -> None:  # fmt: skip
+    import os
+
+    import torch
+
+    from srzoo.train import budget
+
+    if affinity is None:
+        monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    else:
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: affinity, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    seen: list[int] = []
+
+    def fake_step_seconds(recipe: object, index: int, steps: int = budget.TIMED_STEPS) -> float:
+        seen.append(torch.get_num_threads())
+        return {1: one_thread, 2: all_cores}[torch.get_num_threads()] if index == 0 else 1.5
+
+    monkeypatch.setattr(budget, "step_seconds", fake_step_seconds)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # left over from earlier code: a pinned process must still time one thread
+    try:
+        times = budget.measure(SimpleNamespace(phases=[0, 1]))
+        assert seen[:-1] == timed and times.threads == chosen == torch.get_num_threads()
+        assert times.step_seconds == [{1: one_thread, 2: all_cores}[chosen], 1.5]
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_validation_grid_is_lr_bicubic_sr_hr_side_by_side() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,9 @@ import torch
 from srzoo.errors import ConfigError
 
 PARALLEL_GAIN = 0.7  # all cores must make a step this much faster than one thread to be chosen
+# Steps timed per phase (after a warm-up), planned from their median. Two were too few: the median of two is their
+# mean, so one step stalled by another process (or a dear random degradation) shortened the whole plan.
+TIMED_STEPS = 5
 
 
 @dataclass
@@ -51,9 +54,12 @@ def _batch(
     return degrade_batch(degradation, batch, seed=seed, rank=0, micro_batch=start // size)
 
 
-def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
+def step_seconds(
+    recipe: Any, index: int, steps: int = TIMED_STEPS, clock: Callable[[], float] = time.perf_counter
+) -> float:
     """Median wall time of one optimizer step of phase `index`, data loading and the recipe's degradation
-    included (after a warm-up): a real-world recipe spends a good part of each step degrading its batch."""
+    included (after a warm-up): a real-world recipe spends a good part of each step degrading its batch.
+    The median, not the mean: a step stalled by another process says nothing about the steps to come."""
     from srzoo.data import build_train_dataset
     from srzoo.framework.build import build_arch, build_degradation, build_phase
     from srzoo.train.accel import make_accelerator
@@ -75,7 +81,7 @@ def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
     micro = spec.batch_size // recipe.train.grad_accum
     times = []
     for i in range(steps + 1):
-        start = time.perf_counter()
+        start = clock()
         for j in range(recipe.train.grad_accum):
             first = (i * recipe.train.grad_accum + j) * micro
             batch = _batch(dataset, micro, first, degradation, recipe.seed, accelerator.device)
@@ -83,21 +89,31 @@ def step_seconds(recipe: Any, index: int, steps: int = 3) -> float:
         phase.after_step(accelerator, i + 1)
         if accelerator.device.type == "cuda":  # steps no longer read their losses back: wait for the GPU
             torch.cuda.synchronize(accelerator.device)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     accelerator.free_memory()
     return statistics.median(times[1:])
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on: its affinity where the OS has one (taskset, cgroup cpusets), else all."""
+    if hasattr(os, "sched_getaffinity"):  # Linux; macOS and Windows have no affinity query in os
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def measure(recipe: Any, *, choose_threads: bool = True) -> StepTimes:
     """Seconds per step of each phase; first picks 1 thread or all cores, whichever trains faster here (on a
     busy 2-core machine one thread can be 3x faster: multi-threaded kernels wait for a descheduled thread).
     Leaves torch on the chosen thread count."""
-    cores = os.cpu_count() or 1
-    candidates = (cores, 1) if choose_threads and cores > 1 else (torch.get_num_threads(),)
+    cores = usable_cores()  # a process pinned to one core of two gains nothing from timing two threads
+    if not choose_threads:
+        candidates: tuple[int, ...] = (torch.get_num_threads(),)
+    else:  # one usable core: one thread, whatever an earlier set_num_threads left (more would oversubscribe it)
+        candidates = (cores, 1) if cores > 1 else (1,)
     first: dict[int, float] = {}
     for threads in candidates:
         torch.set_num_threads(threads)
-        first[threads] = step_seconds(recipe, 0, steps=2)
+        first[threads] = step_seconds(recipe, 0)
     # All cores only when they clearly pay off: a busy machine that happened to be quiet while timing
     # would otherwise stall every multi-threaded kernel later (seen here: 0.36 s/it timed, 3 s/it trained).
     if len(first) == 1:
@@ -105,5 +121,5 @@ def measure(recipe: Any, *, choose_threads: bool = True) -> StepTimes:
     else:
         chosen = cores if first[cores] < PARALLEL_GAIN * first[1] else 1
     torch.set_num_threads(chosen)
-    rest = [step_seconds(recipe, i, steps=2) for i in range(1, len(recipe.phases))]
+    rest = [step_seconds(recipe, i) for i in range(1, len(recipe.phases))]
     return StepTimes([first[chosen], *rest], chosen)
