@@ -308,10 +308,6 @@ def test_budget_times_the_cores_the_process_may_use(
     monkeypatch: pytest.MonkeyPatch, affinity: set[int] | None, one_thread: float, all_cores: float,
     timed: list[int], chosen: int,
 ) -> None:  # fmt: skip
-    import os
-
-    import torch
-
     from srzoo.train import budget
 
     if affinity is None:
