@@ -58,9 +58,19 @@ PRETRAINED = (
         description="realesr-general-x4v3: compact SRVGGNet (32 convs, 1.2 M parameters) for general scenes",
     ),
     PretrainedWeights(
+        tag="general_wdn_x4v3",
+        url=f"{_RELEASES}/v0.2.5.0/realesr-general-wdn-x4v3.pth",
+        sha256="1641f8c4464b9f097c9fdda5589273713f67cf59f3d909e0bd688f0cee269dca",
+        scale=4,
+        kwargs={"net": "srvgg_compact", "num_conv": 32},
+        license="BSD-3-Clause",
+        description="realesr-general-wdn-x4v3: general_x4v3 trained to denoise weakly; blend the two to set "
+        "the denoise strength (Real-ESRGAN's -dn)",
+    ),
+    PretrainedWeights(
         tag="animevideo_v3",
         url=f"{_RELEASES}/v0.2.5.0/realesr-animevideov3.pth",
-        sha256="3a5ca263a93b5c827d6e4a482b8857df6cc8a5c78a9a6065b5e72d4f60b0c7d6",
+        sha256="b8a8376811077954d82ca3fcf476f1ac3da3e8a68a4f4d71363008000a18b75d",
         scale=4,
         kwargs={"net": "srvgg_compact", "num_conv": 16},
         license="BSD-3-Clause",

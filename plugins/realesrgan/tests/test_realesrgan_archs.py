@@ -48,12 +48,13 @@ def test_release_configs_have_the_published_sizes() -> None:
 
     assert params("x4plus") == 16_697_987  # the shared x4plus file's count (shared/README.md)
     ref = spandrel.ModelLoader().load_from_state_dict  # independent builds of the compact releases
-    for tag, convs in (("general_x4v3", 32), ("animevideo_v3", 16)):
+    for tag, convs in (("general_x4v3", 32), ("general_wdn_x4v3", 32), ("animevideo_v3", 16)):
         sd = SRVGGNetCompact(scale=4, num_conv=convs).state_dict()
         assert params(tag) == sum(v.numel() for v in ref(sd).model.parameters())
     assert {p.tag for p in zoo.PRETRAINED} == {
-        "x4plus", "x4plus_net", "x2plus", "x4plus_anime_6b", "general_x4v3", "animevideo_v3",
+        "x4plus", "x4plus_net", "x2plus", "x4plus_anime_6b", "general_x4v3", "general_wdn_x4v3", "animevideo_v3",
     }  # fmt: skip
+    assert len({p.sha256 for p in zoo.PRETRAINED}) == len(zoo.PRETRAINED)  # one file per tag
     assert all(
         len(p.sha256 or "") == 64 and p.url.startswith("https://github.com/xinntao/") for p in zoo.PRETRAINED
     )
@@ -106,3 +107,27 @@ def test_shared_x4plus_through_the_realesrgan_arch_matches_spandrel(
     with torch.no_grad():
         a, b = model.net(x), ref(x)
     assert (a - b).abs().max().item() <= 1e-5 and a.std().item() > 0.05
+
+
+def test_denoise_strength_is_an_interpolation_of_the_general_pair(tmp_path: Path) -> None:
+    # Real-ESRGAN's -dn D loads [general, wdn] with dni weights [D, 1 - D]; the README says that is --alpha 1 - D
+    from srzoo.inference.interpolate import interpolate_models
+
+    torch.manual_seed(0)
+    files = []
+    for name in ("realesr-general-x4v3.pth", "realesr-general-wdn-x4v3.pth"):
+        net = SRVGGNetCompact(scale=4, num_conv=4)
+        for p in net.parameters():  # distinct PReLU slopes too, so a blend that skipped them would show
+            p.data.add_(0.1 * torch.randn_like(p))
+        torch.save({"params": net.state_dict()}, tmp_path / name)  # the release files' layout
+        files.append(tmp_path / name)
+    general, wdn = (torch.load(f, weights_only=True)["params"] for f in files)
+    strength = 0.3
+    net, card, _ = interpolate_models(files[0], files[1], 1 - strength)
+    assert (card.arch, card.kwargs.get("net")) == ("realesrgan", "srvgg_compact")
+    blended = net.state_dict()
+    assert blended.keys() == general.keys()
+    for key, value in general.items():
+        torch.testing.assert_close(
+            blended[key], strength * value + (1 - strength) * wdn[key], rtol=0, atol=1e-7
+        )
