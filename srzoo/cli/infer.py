@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from srzoo.cli.values import SCALE, integer, number
+from srzoo.cli.values import MAX_SCALE, SCALE, integer, number
 from srzoo.errors import ConfigError, SrzooError
 
 FORMAT_CHOICES = ("png", "jpg", "webp")
@@ -64,6 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     add_speed_args(p)
+    p.add_argument(
+        "--outscale",
+        type=number(0, MAX_SCALE, low_open=True),
+        help="final size as a multiple of the input's, e.g. 2 with a x4 model (Real-ESRGAN's --outscale): "
+        "the model's output is resized with MATLAB bicubic (default: the model's scale)",
+    )
     p.add_argument("--format", choices=FORMAT_CHOICES, help="output format (default: the input's)")
     p.add_argument("--quality", type=integer(1, 100), default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument(
@@ -184,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         alpha_mode=args.alpha_mode,
         max_pixels=args.max_pixels,
         overwrite=args.overwrite,
+        outscale=args.outscale,
     )
     failed, done_mp, start = 0, 0.0, time.perf_counter()
     bar = tqdm(
@@ -216,7 +223,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     done = len(files) - failed
     print(
-        f"upscaled {done} of {len(files)} file(s) x{model.scale} on {device} "
+        f"upscaled {done} of {len(files)} file(s) x{model.scale}"
+        + ("" if args.outscale is None else f" (resized to x{args.outscale:g})")
+        + f" on {device} "
         f"({model.precision}, convs {model.conv_kernel()}) "
         f"in {elapsed:.1f} s: "
         f"{done_mp:.2f} output MP, {done_mp / max(elapsed, 1e-9):.2f} MP/s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ __all__ = [
     "choose_tile",
     "collect_inputs",
     "output_path",
+    "output_size",
     "tile_starts",
     "upscale",
     "upscale_file",
@@ -59,6 +61,9 @@ class InferOptions:
     )
     max_pixels: int | None = None  # decompression-bomb limit; None: $SRZOO_MAX_PIXELS or Pillow's default
     overwrite: bool = False
+    # Final size as a multiple of the input's (Real-ESRGAN's --outscale): the model's output is resized to
+    # output_size() with MATLAB bicubic (antialiased when shrinking) before it is quantised. None: the model's.
+    outscale: float | None = None
 
 
 @dataclass
@@ -89,6 +94,33 @@ def _plane(model: SRModel, t: Tensor, opts: InferOptions, stats: TileStats) -> T
     return to_grey(run(t.expand(1, 3, *t.shape[-2:])))
 
 
+def output_size(height: int, width: int, outscale: float) -> tuple[int, int]:
+    """(H, W) of a `height` x `width` image upscaled `outscale` times: each side floored, as Real-ESRGAN's
+    --outscale (`int(w * outscale)`), less the float noise that would make 2.3 * 100 give 229."""
+    if not (math.isfinite(outscale) and outscale > 0):
+        raise ConfigError(f"outscale must be a number > 0, got {outscale}")
+
+    def side(n: int) -> int:
+        exact = n * outscale
+        return math.floor(exact + 1e-9 * max(1.0, exact))
+
+    out = side(height), side(width)
+    if min(out) < 1:
+        raise InputError(
+            f"outscale {outscale:g} makes this {width}x{height} image {out[1]}x{out[0]} pixels; use a larger one"
+        )
+    return out
+
+
+def _fit(t: Tensor, size: tuple[int, int] | None) -> Tensor:
+    """The model's float output resized to `size` (MATLAB bicubic, antialiased when shrinking), or as it is."""
+    if size is None or tuple(t.shape[-2:]) == size:
+        return t
+    from srzoo.imaging.resize import imresize
+
+    return imresize(t, size=size)
+
+
 def upscale_image(
     model: SRModel, image: LoadedImage, options: InferOptions | None = None, stats: TileStats | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -96,28 +128,30 @@ def upscale_image(
 
     Alpha is upscaled on its own: through the model as grey (like Real-ESRGAN's default alpha upsampler,
     which keeps edges as sharp as the colour's) or with MATLAB bicubic (`alpha_mode="bicubic"`); a fully
-    opaque alpha is not run at all.
+    opaque alpha is not run at all. With `outscale` both come out at `output_size()`.
     """
     from srzoo.imaging.resize import imresize_levels
 
     opts = options or InferOptions()
     stats = stats if stats is not None else TileStats()
+    h, w = image.pixels.shape[:2]
+    s = model.scale
+    size = None if opts.outscale is None else output_size(h, w, opts.outscale)  # before the model runs
     # Convert each plane to integers before the next starts, so only one float HR buffer lives at a time.
-    pixels = from_tensor(_plane(model, to_tensor(image.pixels), opts, stats), image.bits)
+    pixels = from_tensor(_fit(_plane(model, to_tensor(image.pixels), opts, stats), size), image.bits)
     if image.alpha is None:
         return pixels, None
-    h, w = image.alpha.shape
-    s = model.scale
     peak = 65535 if image.bits == 16 else 255
     if bool((image.alpha == peak).all()):
-        return pixels, np.full((h * s, w * s), peak, dtype=image.alpha.dtype)
+        return pixels, np.full(size or (h * s, w * s), peak, dtype=image.alpha.dtype)
     if (
         opts.alpha_mode == "bicubic"
     ):  # MATLAB imresize in the image's own integer class, like the bicubic arch
         levels = torch.from_numpy(image.alpha.astype(np.float64))[None, None]
-        up = imresize_levels(levels, scale=s, peak=peak).div_(peak)
+        target = {"scale": s} if size is None else {"size": size}
+        up = imresize_levels(levels, peak=peak, **target).div_(peak)
     elif opts.alpha_mode == "model":
-        up = _plane(model, to_tensor(image.alpha), opts, stats)
+        up = _fit(_plane(model, to_tensor(image.alpha), opts, stats), size)
     else:
         raise ConfigError(f"alpha mode {opts.alpha_mode!r} is not 'model' or 'bicubic'")
     return pixels, from_tensor(up, image.bits)
