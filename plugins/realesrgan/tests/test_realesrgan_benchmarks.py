@@ -76,3 +76,50 @@ def test_a_variant_table_names_its_overrides_and_shows_no_figures() -> None:
     rerun = tqr.markdown(summary | {"variant": [], "tag": "pinned"})  # the recipe as is, as a named run
     assert rerun.startswith("# Real-world training quality: realesrgan_tiny_x4 (run `pinned`) in 15 minutes")
     assert ".png" not in rerun  # it writes no figures, so it links none
+
+
+def test_reference_rows_join_the_tiny_models_only_on_the_same_inputs(tmp_path: Path) -> None:
+    import json
+
+    import real_world_reference as ref
+
+    args = ref.parse(["--model", "x4plus=a.pth", "--model", "net=b.pth"])
+    assert args.models == {"x4plus": "a.pth", "net": "b.pth"}
+    for bad in (["--model", "a.pth"], ["--model", "x=a", "--model", "x=b"], ["--model", "bicubic=a"]):
+        with pytest.raises(SystemExit) as exit_info:
+            ref.parse(bad)
+        assert exit_info.value.code == 2
+
+    bicubic = {"set5": {"psnr": 23.27, "ssim": 0.6}, "bsd100": {"psnr": 22.71, "ssim": 0.5}}
+    saved = {
+        "bicubic": bicubic,
+        "real-world psnr": {s: {"psnr": 24.0, "ssim": 0.7, "images": {}} for s in bicubic},
+    }
+    (tiny := tmp_path / "train_quality_real.json").write_text(json.dumps({"results": saved}))
+    rows, note = ref.tiny_rows(tiny, bicubic)
+    assert (
+        rows == {"real-world psnr": {s: {"psnr": 24.0, "ssim": 0.7} for s in bicubic}}
+        and "the same inputs" in note
+    )
+    other = {**bicubic, "bsd100": {"psnr": 22.71 + 1e-6, "ssim": 0.5}}  # one LR file differs somewhere
+    rows, note = ref.tiny_rows(tiny, other)
+    assert rows == {} and "other inputs" in note
+    rows, note = ref.tiny_rows(tmp_path / "missing.json", bicubic)
+    assert rows == {} and "missing" in note
+
+    results = {
+        "bicubic": {s: {**v, "niqe": 7.5, "seconds_per_image": 0.01} for s, v in bicubic.items()},
+        "x4plus": {s: {"psnr": 22.5, "ssim": 0.65, "niqe": 4.25, "seconds_per_image": 1.5} for s in bicubic},
+    }
+    rows, note = ref.tiny_rows(tiny, bicubic)
+    summary = {
+        "results": results,
+        "tiny": rows,
+        "tiny_note": note,
+        "models": {},
+        "minutes": 1.0,
+        "machine": "m",
+    }
+    text = ref.markdown(summary)
+    assert "| x4plus | 22.50 | 0.6500 | 4.25 | 22.50 | 0.6500 | 4.25 | 1.50 |" in text
+    assert "| real-world psnr * | 24.00 | 0.7000 | — | 24.00 | 0.7000 | — | — |" in text
