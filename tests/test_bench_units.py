@@ -125,3 +125,25 @@ def test_tiled_bench_matches_whole_image(shared_data: Path) -> None:
     tiled = run_bench(None, ["set5"], root=shared_data, tile=48, overlap=16).results[0]
     assert tiled.mean("psnr") == pytest.approx(whole.mean("psnr"), abs=0.01)
     assert tiled.mean("ssim") == pytest.approx(whole.mean("ssim"), abs=0.0002)
+
+
+def test_a_figure_picks_its_images_by_all_the_models_not_the_last() -> None:
+    from srzoo.eval.figures import figure_images
+
+    def row(model: str, psnr: dict[str, float]) -> SetResult:
+        res = SetResult(model, "set", 4, ("psnr",))
+        res.images = [ImageScore(name, {"psnr": v}, 0.0) for name, v in psnr.items()]
+        return res
+
+    bicubic = row("bicubic", {"a": 45.0, "b": 10.0, "c": 25.0})  # the baseline's own ranking must not count
+    two = row("two", {"a": 32.0, "b": 30.0, "c": 21.0})  # last: alone it picks a (best) and c (worst)
+    rows = [bicubic, row("one", {"a": 20.0, "b": 40.0, "c": 25.0}), two]
+    assert figure_images(rows, 1) == ["b", "c"]  # means: a 26, b 35, c 23
+    rows = [
+        bicubic,
+        row("one", {"a": 30.0, "b": 40.0, "c": 20.0}),
+        row("two", {"a": 32.0, "b": 20.0, "c": 21.0}),
+    ]
+    assert figure_images(rows, 1) == ["a", "c"]  # means: a 31, b 30, c 20.5; "two" alone: a and b
+    assert figure_images(rows[:2], 1) == ["b", "c"]  # one model: its own ranking, as before
+    assert figure_images(rows, 0) == ["a", "b", "c"]  # no --show: the first images, in set order

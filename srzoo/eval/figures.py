@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from srzoo.eval.tables import SetResult, best_and_worst
+from srzoo.eval.tables import ImageScore, SetResult, best_and_worst
 from srzoo.framework.files import atomic_write
 
 CROP = 96  # HR pixels per side: enough to judge texture; keeps a 4-row, 3-column figure near 200 KB
@@ -98,21 +98,30 @@ def comparison_figure(rows: Sequence[FigureRow], path: str | Path, *, title: str
     return Path(path)
 
 
+def figure_images(rows: Sequence[SetResult], show: int) -> list[str]:
+    """The images a bench figure shows: with --show, the best then worst by the models' mean PSNR (the bicubic
+    baseline left out, so with several models no one of them picks for the rest); else the first few."""
+    if show <= 0:
+        return [img.name for img in rows[-1].images[:FIGURE_ROWS]]
+    models = [r for r in rows if r.model != "bicubic"] or list(rows)
+    mean = SetResult("mean of the models", models[0].set, models[0].scale, ("psnr",))
+    for img in models[0].images:
+        scores = [next(i for i in r.images if i.name == img.name).scores.get("psnr") for r in models]
+        known = [s for s in scores if s is not None]
+        mean.images.append(ImageScore(img.name, {"psnr": sum(known) / len(known) if known else None}, 0.0))
+    return [img.name for _, img in best_and_worst(mean, min(show, FIGURE_SHOW_MAX))]
+
+
 def bench_figure(
     rows: Sequence[SetResult], crops: dict[tuple[str, str], np.ndarray], show: int, path: Path, title: str
 ) -> Path:
-    """baseline | model | HR crops for the --show images (best, then worst) or the first few images."""
-    focus = rows[-1]
-    if show > 0:
-        picked = [img for _, img in best_and_worst(focus, min(show, FIGURE_SHOW_MAX))]
-    else:
-        picked = focus.images[:FIGURE_ROWS]
+    """baseline | each model | HR crops for the images `figure_images` picks."""
     fig_rows = []
-    for img in picked:
+    for name in figure_images(rows, show):
         tiles = []
         for row in rows:
-            score = next(i for i in row.images if i.name == img.name).scores["psnr"]
-            tiles.append(Tile(f"{row.model} {score:.2f} dB", crops[(row.model, img.name)]))
-        tiles.append(Tile("HR", crops[("HR", img.name)]))
-        fig_rows.append(FigureRow(img.name, tiles))
+            score = next(i for i in row.images if i.name == name).scores["psnr"]
+            tiles.append(Tile(f"{row.model} {score:.2f} dB", crops[(row.model, name)]))
+        tiles.append(Tile("HR", crops[("HR", name)]))
+        fig_rows.append(FigureRow(name, tiles))
     return comparison_figure(fig_rows, path, title=title)
