@@ -7,12 +7,19 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from srzoo_realesrgan.unet_discriminator import UNetDiscriminatorSN
 
 from srzoo import load_recipe
 from srzoo.cli import main
 from srzoo.testing.training import write_images
 
-RECIPES = ("realesrnet_x4plus", "realesrgan_x4plus", "realesr_general_x4v3", "realesrgan_tiny_x4")
+RECIPES = (
+    "realesrnet_x4plus",
+    "realesrgan_x4plus",
+    "realesr_general_x4v3",
+    "realesrgan_tiny_x4",
+    "realesrgan_x4plus_finetune",
+)
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -60,3 +67,61 @@ def test_train_realesrgan_x4plus_runs_both_phases_on_cpu(tmp_path: Path) -> None
     assert net.keys() == gan.keys() and any(not torch.equal(net[k], gan[k]) for k in net)
     records = (out / "metrics.jsonl").read_text()
     assert '"train/d/adv"' in records and '"train/g/perceptual"' in records
+
+
+def test_finetune_recipe_is_the_x4plus_gan_stage_from_the_released_realesrnet() -> None:
+    ft, x4 = load_recipe("realesrgan_x4plus_finetune"), load_recipe("realesrgan_x4plus")
+    assert [p.name for p in ft.phases] == ["gan"] and ft.phases[0] == x4.phases[1]
+    assert (ft.generator.arch, ft.generator.kwargs) == (x4.generator.arch, x4.generator.kwargs)
+    assert (
+        ft.generator.weights == "realesrgan.x4plus_net"
+    )  # finetune_realesrgan_x4plus.yml's pretrain_network_g
+    assert ft.discriminator == x4.discriminator and ft.data == x4.data and ft.train == x4.train
+
+
+def test_finetune_starts_from_released_weights_and_a_discriminator_file(
+    tmp_path: Path, shared_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from srzoo_esrgan import layouts
+
+    torch.manual_seed(0)
+    d_file = tmp_path / "netD.pth"  # Real-ESRGAN's layout for net_d files: {"params": state_dict}
+    torch.save({"params": UNetDiscriminatorSN(num_feat=64).state_dict()}, d_file)
+    images = write_images(tmp_path / "hr", 4, size=64)
+
+    def train(out: Path, d_weights: Path) -> int:
+        return main([
+            "train", "realesrgan_x4plus_finetune", "--output-dir", str(out),
+            f"generator.weights={shared_weights}", f"discriminator.weights={d_weights}",
+            f"data.train=[{{name: image_folder, kwargs: {{path: {images}}}}}]",
+            "data.patch_size=48", "data.batch_size=2", "data.num_workers=0",
+            "data.degradation.kwargs={gt_size: 32, queue_size: 4}", "phases.0.iters=2",
+            "phases.0.losses.1.kwargs.weights=none",  # VGG19 ImageNet weights are not downloadable here
+            "train.trackers=[]", "train.store_interval=0",
+        ])  # fmt: skip
+
+    assert train(tmp_path / "run", d_file) == 0
+    released = layouts.convert_state_dict(torch.load(shared_weights, weights_only=True)["params"])
+    tuned = load_file(str(tmp_path / "run" / "gan.safetensors"))
+    assert tuned.keys() == released.keys()
+    # two Adam steps at 1e-4 move a weight by 2e-4 at most; a generator that had not started from the release
+    # would be off by the size of the weights themselves
+    drift = max((tuned[k].float() - released[k].float()).abs().max().item() for k in released)
+    assert 0 < drift <= 2e-4 + 1e-6
+
+    torch.save({"params": UNetDiscriminatorSN(num_feat=32).state_dict()}, narrow := tmp_path / "narrow.pth")
+    capsys.readouterr()
+    assert train(tmp_path / "bad", narrow) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "discriminator" in line and "narrow.pth" in line]) == 1
+
+
+def test_every_recipe_file_is_registered_and_tested_here() -> None:
+    import srzoo_realesrgan.recipes
+
+    from srzoo import RECIPES as REGISTERED
+
+    files = {p.stem for p in Path(srzoo_realesrgan.recipes.__file__).parent.glob("*.yaml")}
+    mine = {n for n in REGISTERED.names() if REGISTERED.entry(n).dist == "srzoo-realesrgan"}
+    assert files == mine == set(RECIPES)
