@@ -96,6 +96,60 @@ def test_discriminator_starts_from_the_given_weights(recipe_file: Path, tmp_path
     path = tmp_path / "d.pth"
     torch.save(d.state_dict(), path)
     recipe = load_recipe(recipe_file, [f"discriminator.weights={path}"])
-    built = AdversarialPhase._build_discriminator(spec, recipe)
+    built = AdversarialPhase._build_discriminator(spec, recipe, [])
     for key, value in d.state_dict().items():
         assert torch.equal(built.state_dict()[key], value), key
+
+
+def test_weights_strict_false_loads_what_fits_and_names_the_rest(recipe_file: Path, tmp_path: Path) -> None:
+    from srzoo.framework.build import build_arch
+
+    own = build_arch(TOY_ARCH, scale=4, **TOY_TINY).state_dict()
+    torch.manual_seed(1)
+    sd = {k: v + torch.randn_like(v) for k, v in own.items()}
+    first = next(k for k, v in sd.items() if v.ndim == 4)
+    sd[first] = torch.zeros(1, *sd[first].shape[1:])  # another shape, as an x2 RRDBNet's conv_first vs x4's
+    sd["extra.weight"] = torch.zeros(3)
+    torch.save({"params": sd}, path := tmp_path / "partial.pth")  # a foreign file: BasicSR's container key
+    with pytest.raises(SrzooError) as err:  # strict, the default: one line naming what does not fit
+        run(recipe_file, tmp_path / "strict", ONE_PHASE % (1, "1.0e-12"), f"generator.weights={path}")
+    assert "shape mismatch" in str(err.value) and first in str(err.value) and "\n" not in str(err.value)
+
+    out = tmp_path / "partial"
+    overrides = (ONE_PHASE % (1, "1.0e-12"), f"generator.weights={path}", "generator.weights_strict=false")
+    assert run(recipe_file, out, *overrides).status == "complete"
+    got = load_file(str(out / "last.safetensors"))
+    assert got.keys() == own.keys() and got[first].shape == own[first].shape
+    assert max(float((got[k] - sd[k]).abs().max()) for k in own if k != first) < 1e-9  # the rest: the file's
+    log = (out / "train.log").read_text()
+    note = next(line for line in log.splitlines() if "weights_strict: false" in line)
+    assert f"loaded {len(own) - 1} of {len(own)} tensors" in note and first in note and "extra.weight" in note
+
+    # an srzoo export of another scale: refused when strict (with the way out), loaded in part when not
+    x2 = save_weights(tmp_path / "x2.safetensors", own, arch=TOY_ARCH, kwargs=dict(TOY_TINY), scale=2)
+    with pytest.raises(SrzooError, match=r"are x2, but the recipe trains x4 \(set generator.weights_strict"):
+        run(recipe_file, tmp_path / "x2strict", ONE_PHASE % (1, "1.0e-12"), f"generator.weights={x2}")
+    overrides = (ONE_PHASE % (1, "1.0e-12"), f"generator.weights={x2}", "generator.weights_strict=false")
+    assert run(recipe_file, tmp_path / "x2partial", *overrides).status == "complete"
+
+    unrelated = tmp_path / "unrelated.pth"
+    torch.save({"params": {"x": torch.zeros(2)}}, unrelated)
+    with pytest.raises(SrzooError, match="no tensor fits the recipe's generator"):
+        run(recipe_file, tmp_path / "none", ONE_PHASE % (1, "1.0e-3"), f"generator.weights={unrelated}",
+            "generator.weights_strict=false")  # fmt: skip
+    with pytest.raises(SrzooError, match="weights_strict: false needs `weights`"):
+        load_recipe(recipe_file, ["generator.weights_strict=false"])
+
+
+def test_a_discriminator_loaded_in_part_says_so(recipe_file: Path, tmp_path: Path) -> None:
+    recipe = load_recipe(recipe_file)
+    spec = next(p for p in recipe.phases if p.type == "adversarial")
+    sd = build_discriminator("toy_discriminator", num_feat=4, input_size=spec.patch_size).state_dict()
+    first = next(iter(sd))
+    sd[first] = torch.zeros(2)
+    torch.save(sd, path := tmp_path / "d.pth")
+    recipe = load_recipe(recipe_file, [f"discriminator.weights={path}", "discriminator.weights_strict=false"])
+    notes: list[str] = []
+    AdversarialPhase._build_discriminator(spec, recipe, notes)
+    assert len(notes) == 1 and notes[0].startswith(f"note: discriminator.weights {path}: loaded")
+    assert first in notes[0]

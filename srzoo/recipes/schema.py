@@ -19,6 +19,13 @@ class ModelSpec:
     # Initial weights (file, training run directory or zoo tag) loaded strictly before training starts: fine-
     # tuning, Real-ESRGAN's pretrain_network_g/d. A resumed run takes its weights from the checkpoint instead.
     weights: str | None = None
+    # False: load the tensors whose names and shapes fit, keep the arch's initialisation for the rest and say
+    # which (BasicSR's strict_load_g/d: false), e.g. an x2 RRDBNet from x4 weights: only its conv_first differs.
+    weights_strict: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.weights_strict and self.weights is None:
+            raise ValueError("weights_strict: false needs `weights` (the file to load in part)")
 
 
 @dataclass

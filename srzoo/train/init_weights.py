@@ -5,17 +5,22 @@ from __future__ import annotations
 from torch import nn
 
 from srzoo.errors import WeightsError
+from srzoo.framework.descriptors import StateDict
 from srzoo.framework.registries import ARCHS, arch_info
 from srzoo.framework.weights import resolve_weights
 from srzoo.inference.model import load_into
 
 
-def load_initial_weights(net: nn.Module, arch: str, ref: str, role: str, scale: int | None = None) -> None:
-    """Load `ref` (weights file, training run directory or zoo tag) into `net`, strictly.
+def load_initial_weights(
+    net: nn.Module, arch: str, ref: str, role: str, scale: int | None = None, *, strict: bool = True
+) -> str | None:
+    """Load `ref` (weights file, training run directory or zoo tag) into `net`; a note when `strict` is off.
 
     Foreign key layouts are converted by the arch's own `convert_state_dict` (as `srzoo infer` does), so
     BasicSR / Real-ESRGAN release files work; what does not fit is one WeightsError naming the keys. This is
     Real-ESRGAN's `pretrain_network_g` / `pretrain_network_d`: Real-ESRNet starts from an ESRGAN PSNR model.
+    `strict=False` (`weights_strict: false`) loads what fits by name and shape and returns a note naming the
+    rest, as BasicSR's strict_load_g: false (RealESRNet x2plus starts from the x4plus weights).
     """
     weights = resolve_weights(ref)
     meta = weights.srzoo_meta
@@ -23,8 +28,11 @@ def load_initial_weights(net: nn.Module, arch: str, ref: str, role: str, scale: 
         raise WeightsError(
             f"{role}.weights {ref} holds arch {meta['arch']!r}, but the recipe's {role} is {arch!r}"
         )
-    if scale is not None and "scale" in meta and int(meta["scale"]) != scale:
-        raise WeightsError(f"{role}.weights {ref} are x{meta['scale']}, but the recipe trains x{scale}")
+    if strict and scale is not None and "scale" in meta and int(meta["scale"]) != scale:
+        raise WeightsError(
+            f"{role}.weights {ref} are x{meta['scale']}, but the recipe trains x{scale} "
+            f"(set {role}.weights_strict: false to load the tensors that fit)"
+        )
     info = arch_info(ARCHS.get(arch))
     state_dict = weights.state_dict
     if info.convert_state_dict is not None and "arch" not in meta:
@@ -34,4 +42,33 @@ def load_initial_weights(net: nn.Module, arch: str, ref: str, role: str, scale: 
             raise  # already one line that says what does not fit
         except Exception as exc:  # an arch's layout converter on a file it was not written for
             raise WeightsError(f"{role}.weights {ref}: not in a layout arch {arch!r} reads ({exc})") from None
-    load_into(net, state_dict, f"the recipe's {role} (arch {arch!r}) from {ref}")
+    if strict:
+        load_into(net, state_dict, f"the recipe's {role} (arch {arch!r}) from {ref}")
+        return None
+    return _load_fitting(net, state_dict, f"{role}.weights {ref}", f"the recipe's {role} (arch {arch!r})")
+
+
+def _load_fitting(net: nn.Module, state_dict: StateDict, source: str, target: str) -> str:
+    own = net.state_dict()
+    fits = {
+        k: v
+        for k, v in state_dict.items()
+        if k in own and v.shape == own[k].shape and (v.is_floating_point() or not own[k].is_floating_point())
+    }
+    if not fits:
+        raise WeightsError(f"{source}: no tensor fits {target} by name and shape; is it the same arch?")
+    kept = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
+        if k in state_dict
+        else f"{k} (not in the file)"
+        for k, v in own.items()
+        if k not in fits
+    ]
+    unused = [k for k in state_dict if k not in own]
+    net.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in fits.items()}})
+    note = f"note: {source}: loaded {len(fits)} of {len(own)} tensors (weights_strict: false)"
+    if kept:
+        note += f"; initialised: {', '.join(kept[:4])}{' …' if len(kept) > 4 else ''}"
+    if unused:
+        note += f"; unused from the file: {', '.join(unused[:4])}{' …' if len(unused) > 4 else ''}"
+    return note

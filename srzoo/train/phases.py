@@ -38,6 +38,7 @@ class Phase:
 
     def __init__(self, spec: PhaseSpec, recipe: Recipe, generator: nn.Module) -> None:
         self.spec, self.recipe, self.engine = spec, recipe, recipe.train
+        self.notes: list[str] = []  # one-line messages the session shows when the phase begins
         self.generator = generator.train()
         self.loss_terms = self._build_losses(spec.losses)
         self.g_optimizer = build_optimizer(spec.optimizer, generator.parameters())
@@ -208,7 +209,7 @@ class AdversarialPhase(Phase):
                 f"gan_loss {spec.gan_loss.name!r} has no d_loss/g_loss; use a GAN loss such as ragan"
             )
         self.gan_weight = float(spec.gan_loss.weight)
-        self.discriminator = self._build_discriminator(spec, recipe).train()
+        self.discriminator = self._build_discriminator(spec, recipe, self.notes).train()
         self.d_optimizer = build_optimizer(
             spec.d_optimizer or spec.optimizer, self.discriminator.parameters()
         )
@@ -218,7 +219,7 @@ class AdversarialPhase(Phase):
         self._d_frozen: Any = self.discriminator
 
     @staticmethod
-    def _build_discriminator(spec: PhaseSpec, recipe: Recipe) -> nn.Module:
+    def _build_discriminator(spec: PhaseSpec, recipe: Recipe, notes: list[str]) -> nn.Module:
         assert recipe.discriminator is not None
         kwargs = dict(recipe.discriminator.kwargs)
         patch = spec.patch_size
@@ -236,9 +237,14 @@ class AdversarialPhase(Phase):
         if recipe.discriminator.weights is not None:  # a resumed run's checkpoint overwrites these
             from srzoo.train.init_weights import load_initial_weights
 
-            load_initial_weights(
-                net, recipe.discriminator.arch, recipe.discriminator.weights, "discriminator"
+            note = load_initial_weights(
+                net,
+                recipe.discriminator.arch,
+                recipe.discriminator.weights,
+                "discriminator",
+                strict=recipe.discriminator.weights_strict,
             )
+            notes += [note] if note else []
         return net
 
     def models(self) -> dict[str, nn.Module]:

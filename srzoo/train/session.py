@@ -187,8 +187,12 @@ class Session:
         elif initial and spec.weights is not None and self.resume is None:
             from srzoo.train.init_weights import load_initial_weights
 
-            load_initial_weights(net, spec.arch, spec.weights, "generator", self.recipe.scale)
+            note = load_initial_weights(
+                net, spec.arch, spec.weights, "generator", self.recipe.scale, strict=spec.weights_strict
+            )
             self.console.info(f"generator starts from {spec.weights}")
+            if note:
+                self.console.info(note)
         return net
 
     def begin_phase(self, index: int, generator: nn.Module) -> Any:
@@ -198,6 +202,8 @@ class Session:
         self.accelerator.free_memory()  # forget the previous phase's objects: checkpoints hold this phase's
         set_seed(self.recipe.seed + 1000 * (index + 1))  # e.g. D init: the same whether resumed or not
         phase = build_phase(spec, self.recipe, generator)
+        for note in getattr(phase, "notes", ()):  # e.g. a discriminator's weights loaded in part
+            self.console.info(note)
         phase.prepare(self.accelerator)
         self.degradation = self.new_degradation()
         if self.resume is not None and self.resume.state.phase_index == index:

@@ -19,6 +19,8 @@ RECIPES = (
     "realesr_general_x4v3",
     "realesrgan_tiny_x4",
     "realesrgan_x4plus_finetune",
+    "realesrnet_x2plus",
+    "realesrgan_x2plus",
 )
 REPO = Path(__file__).resolve().parents[3]
 
@@ -115,6 +117,43 @@ def test_finetune_starts_from_released_weights_and_a_discriminator_file(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if "discriminator" in line and "narrow.pth" in line]) == 1
+
+
+def test_x2plus_recipes_are_the_x4plus_ones_at_x2_from_the_x4plus_weights() -> None:
+    for x2, x4 in (("realesrnet_x2plus", "realesrnet_x4plus"), ("realesrgan_x2plus", "realesrgan_x4plus")):
+        a, b = load_recipe(x2), load_recipe(x4)
+        assert (a.scale, b.scale) == (2, 4) and a.phases == b.phases and a.data == b.data
+        assert (a.generator.arch, a.generator.kwargs) == (b.generator.arch, b.generator.kwargs)
+        # train_realesrnet_x2plus.yml: pretrain_network_g RealESRGAN_x4plus.pth, strict_load_g: false
+        assert (a.generator.weights, a.generator.weights_strict) == ("realesrgan.x4plus", False)
+
+
+def test_realesrnet_x2plus_starts_from_x4plus_weights_all_but_conv_first(
+    tmp_path: Path, shared_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from srzoo_esrgan import layouts
+
+    images = write_images(tmp_path / "hr", 4, size=64)
+    code = main([
+        "train", "realesrnet_x2plus", "--output-dir", str(tmp_path / "run"), f"generator.weights={shared_weights}",
+        f"data.train=[{{name: image_folder, kwargs: {{path: {images}}}}}]",
+        "data.patch_size=48", "data.batch_size=2", "data.num_workers=0",
+        "data.degradation.kwargs={gt_size: 32, queue_size: 4}", "phases.0.iters=2",
+        "train.trackers=[]", "train.store_interval=0",
+    ])  # fmt: skip
+    assert code == 0
+    x4 = layouts.convert_state_dict(torch.load(shared_weights, weights_only=True)["params"])
+    x2 = load_file(str(tmp_path / "run" / "net.safetensors"))
+    assert x2.keys() == x4.keys()
+    assert tuple(x2["conv_first.weight"].shape) == (64, 12, 3, 3)  # 3 channels pixel-unshuffled by 2
+    # two Adam steps at 2e-4 move a weight by 4e-4 at most: every other tensor is the x4plus one
+    assert (
+        max((x2[k].float() - x4[k].float()).abs().max().item() for k in x4 if k != "conv_first.weight")
+        <= 4e-4
+    )
+    log = (tmp_path / "run" / "train.log").read_text()
+    note = next(line for line in log.splitlines() if "weights_strict: false" in line)
+    assert f"loaded {len(x4) - 1} of {len(x4)} tensors" in note and "conv_first.weight (64, 3, 3, 3)" in note
 
 
 def test_every_recipe_file_is_registered_and_tested_here() -> None:
