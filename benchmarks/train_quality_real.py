@@ -2,6 +2,7 @@
 
     SRZOO_DATA=../shared/datasets python benchmarks/train_quality_real.py [--minutes 15] [--output-dir DIR]
         [--bicubic-model benchmarks/runs/train_quality/psnr.safetensors] [--set KEY=VALUE ... --tag NAME]
+        [--from-scratch]
 
 Same interface as benchmarks/train_quality.py: leaves the run (psnr.safetensors, gan.safetensors) in DIR. Then
 builds the real-world evaluation sets the way anyone can (`srzoo degrade set5|bsd100 OUT --degradation realesrgan`,
@@ -65,7 +66,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="recipe override for a variant run (repeatable; needs --tag), e.g. data.batch_size=8",
     )
     parser.add_argument("--tag", help="a variant's name: results go to train_quality_real_TAG.{json,md}")
+    parser.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="a variant that trains from the arch's own initialisation, not from the bicubic-trained model "
+        "(what a --set that changes the generator needs; needs --tag)",
+    )
     args = parser.parse_args(argv)
+    if args.from_scratch and not args.tag:
+        parser.error("--from-scratch makes a variant of the recipe: name it with --tag")
     if args.variant and not args.tag:
         parser.error(
             "--set makes a variant of the recipe: name it with --tag so it does not replace the recipe's run"
@@ -226,8 +235,12 @@ def markdown(summary: dict) -> str:
         "",
         f"Iterations: {summary['iterations']} (fitted to the budget from measured step times "
         f"{summary['step_seconds']} s with {summary['threads']} torch thread(s)). `bicubic-trained` is "
-        f"{summary['bicubic_model']} (benchmarks/train_quality.py); the real-world run starts from it "
-        "(`generator.weights`, as Real-ESRNet starts from ESRGAN).",
+        f"{summary['bicubic_model']} (benchmarks/train_quality.py); "
+        + (
+            "the real-world run trains from the arch's own initialisation (`--from-scratch`)."
+            if summary.get("from_scratch")
+            else "the real-world run starts from it (`generator.weights`, as Real-ESRNet starts from ESRGAN)."
+        ),
         f"Wall time: {t['total_minutes']:.1f} min total, {t['train_minutes']:.1f} min training. "
         f"Machine: {summary['machine']}.",
         *(f"Note: {n}" for n in summary["notes"]),
@@ -262,7 +275,7 @@ def main() -> int:
 
     # Real-ESRNet starts from an ESRGAN PSNR model (the official pretrain_network_g): here the bicubic-trained one
     # at the recipe's own rate (2e-3): side by side from that start, 5e-4 and 1e-3 scored lower on both sets
-    final = [f"generator.weights={args.bicubic_model.resolve()}"]
+    final = [] if args.from_scratch else [f"generator.weights={args.bicubic_model.resolve()}"]
     run = budgeted_run(RECIPE, args.minutes, args.output_dir, SHARES, RESERVE_SECONDS, final, args.variant)
     if run.result.status != "complete":
         print(f"training stopped early: {run.result.status}", file=sys.stderr)
@@ -286,6 +299,7 @@ def main() -> int:
         "recipe": RECIPE,
         "variant": args.variant,
         "tag": args.tag,
+        "from_scratch": args.from_scratch,
         "budget_minutes": args.minutes,
         "iterations": dict(zip(phases, iters)),
         "step_seconds": [round(t, 3) for t in times.step_seconds],

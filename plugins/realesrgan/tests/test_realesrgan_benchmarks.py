@@ -52,6 +52,7 @@ def test_a_variant_run_is_named_and_checked_before_it_trains() -> None:
         ["--set", "data.batch_size=8"],  # a variant must not overwrite the recipe's results
         ["--set", "data.batch_size", "--tag", "b8"],  # not KEY=VALUE
         ["--tag", "../b8"],  # names files
+        ["--from-scratch"],  # a variant too: it needs its own name
     ):
         with pytest.raises(SystemExit) as exit_:
             tqr.parse(bad)
@@ -76,6 +77,13 @@ def test_a_variant_table_names_its_overrides_and_shows_no_figures() -> None:
     rerun = tqr.markdown(summary | {"variant": [], "tag": "pinned"})  # the recipe as is, as a named run
     assert rerun.startswith("# Real-world training quality: realesrgan_tiny_x4 (run `pinned`) in 15 minutes")
     assert ".png" not in rerun  # it writes no figures, so it links none
+    assert "starts from it (`generator.weights`" in own and "--from-scratch" not in own
+    scratch = tqr.markdown(
+        summary | {"variant": ["generator.arch=srvgg_compact"], "tag": "c", "from_scratch": True}
+    )
+    assert "trains from the arch's own initialisation (`--from-scratch`)" in scratch
+    assert "starts from it" not in scratch
+    assert tqr.parse(["--from-scratch", "--tag", "scratch"]).from_scratch
 
 
 def test_reference_rows_join_the_tiny_models_only_on_the_same_inputs(tmp_path: Path) -> None:
