@@ -169,11 +169,33 @@ def _key(name: str) -> str:
     return name if name and name.isprintable() else repr(name)
 
 
-def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
-    """load_state_dict(strict) with a one-line report of missing/unexpected keys and shape mismatches."""
+@dataclass(frozen=True)
+class StateFit:
+    """How a state dict fits a net: the tensors that fit, and each kind of misfit as one-line items."""
+
+    fits: dict[str, torch.Tensor]  # same name and shape, and floating point where the net's is
+    missing: list[str]  # the net's keys the file lacks
+    unexpected: list[str]  # the file's keys the net lacks
+    shapes: list[str]  # "key (file shape) vs (net shape)"
+    dtypes: list[str]  # "key dtype": an integer or bool tensor where the net has a float one
+
+    def problems(self) -> str:
+        """'; '-joined counts and first items of each misfit ('' when everything fits)."""
+        parts = []
+        labels = ("missing", "unexpected", "shape mismatch", "not floating point")
+        for label, items in zip(labels, (self.missing, self.unexpected, self.shapes, self.dtypes)):
+            if items:
+                parts.append(f"{label} {len(items)}: {_first(items)}")
+        return "; ".join(parts)
+
+
+def _first(items: list[str], n: int = 4) -> str:
+    return f"{', '.join(items[:n])}{' …' if len(items) > n else ''}"
+
+
+def state_fit(net: nn.Module, sd: StateDict) -> StateFit:
+    """Compare `sd` with `net`'s own state dict by name, shape and floating-point-ness."""
     own = net.state_dict()
-    missing = [k for k in own if k not in sd]
-    unexpected = [_key(k) for k in sd if k not in own]
     shapes = [
         f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}"
         for k, v in own.items()
@@ -183,15 +205,28 @@ def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
     dtypes = [
         f"{k} {sd[k].dtype}"
         for k, v in own.items()
-        if k in sd and v.is_floating_point() and not sd[k].is_floating_point()
+        if k in sd and sd[k].shape == v.shape and v.is_floating_point() and not sd[k].is_floating_point()
     ]
-    if missing or unexpected or shapes or dtypes:
-        parts = []
-        labels = ("missing", "unexpected", "shape mismatch", "not floating point")
-        for label, items in zip(labels, (missing, unexpected, shapes, dtypes)):
-            if items:
-                parts.append(f"{label} {len(items)}: {', '.join(items[:4])}{' …' if len(items) > 4 else ''}")
-        raise WeightsError(f"weights do not fit {what}: {'; '.join(parts)}")
+    fits = {
+        k: v
+        for k, v in sd.items()
+        if k in own and v.shape == own[k].shape and (v.is_floating_point() or not own[k].is_floating_point())
+    }
+    return StateFit(
+        fits=fits,
+        missing=[k for k in own if k not in sd],
+        unexpected=[_key(k) for k in sd if k not in own],
+        shapes=shapes,
+        dtypes=dtypes,
+    )
+
+
+def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
+    """load_state_dict(strict) with a one-line report of missing/unexpected keys and shape mismatches."""
+    fit = state_fit(net, sd)
+    if fit.problems():
+        raise WeightsError(f"weights do not fit {what}: {fit.problems()}")
+    own = net.state_dict()
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()})
 
 

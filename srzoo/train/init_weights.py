@@ -8,7 +8,7 @@ from srzoo.errors import WeightsError
 from srzoo.framework.descriptors import StateDict
 from srzoo.framework.registries import ARCHS, arch_info
 from srzoo.framework.weights import resolve_weights
-from srzoo.inference.model import load_into
+from srzoo.inference.model import load_into, state_fit
 
 
 def load_initial_weights(
@@ -49,26 +49,15 @@ def load_initial_weights(
 
 
 def _load_fitting(net: nn.Module, state_dict: StateDict, source: str, target: str) -> str:
-    own = net.state_dict()
-    fits = {
-        k: v
-        for k, v in state_dict.items()
-        if k in own and v.shape == own[k].shape and (v.is_floating_point() or not own[k].is_floating_point())
-    }
-    if not fits:
+    fit = state_fit(net, state_dict)
+    if not fit.fits:
         raise WeightsError(f"{source}: no tensor fits {target} by name and shape; is it the same arch?")
-    kept = [
-        f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
-        if k in state_dict
-        else f"{k} (not in the file)"
-        for k, v in own.items()
-        if k not in fits
-    ]
-    unused = [k for k in state_dict if k not in own]
-    net.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in fits.items()}})
-    note = f"note: {source}: loaded {len(fits)} of {len(own)} tensors (weights_strict: false)"
+    own = net.state_dict()
+    net.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in fit.fits.items()}})
+    note = f"note: {source}: loaded {len(fit.fits)} of {len(own)} tensors (weights_strict: false)"
+    kept = [f"{k} (not in the file)" for k in fit.missing] + fit.shapes + fit.dtypes
     if kept:
         note += f"; initialised: {', '.join(kept[:4])}{' …' if len(kept) > 4 else ''}"
-    if unused:
-        note += f"; unused from the file: {', '.join(unused[:4])}{' …' if len(unused) > 4 else ''}"
+    if fit.unexpected:
+        note += f"; unused from the file: {', '.join(fit.unexpected[:4])}{' …' if len(fit.unexpected) > 4 else ''}"
     return note
