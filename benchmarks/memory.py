@@ -30,7 +30,8 @@ def child(cfg: dict[str, Any]) -> dict[str, Any]:
     try:
         from srzoo.inference.runner import TileStats, upscale
     except ImportError:  # srzoo.inference.runner needs numpy/PIL; the tiler itself is torch only
-        from srzoo.inference.tiling import TileStats, upscale
+        from srzoo.inference.tiling import TileStats
+        from srzoo.inference.upscaling import upscale
 
     torch.set_num_threads(cfg["threads"])
     model = load_model(cfg["weights"], device=cfg["device"], precision=cfg["precision"])

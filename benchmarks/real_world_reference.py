@@ -39,6 +39,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the json/md go")
     parser.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="also a NAME+ row per model: the mean over the 8 flips/rotations of each input (8x the time)",
+    )
+    parser.add_argument("--tag", help="results go to real_world_reference_TAG.{json,md}")
+    parser.add_argument(
         "--tiny",
         type=Path,
         default=RESULTS / "train_quality_real.json",
@@ -57,9 +63,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def bench(models: dict[str, str], sets: dict[str, Path]) -> tuple[dict, dict, dict]:
+def bench(
+    models: dict[str, str], sets: dict[str, Path], self_ensemble: bool = False
+) -> tuple[dict, dict, dict]:
     """(label -> set -> {psnr, ssim, niqe, seconds_per_image}, label -> what srzoo loaded, metric -> why it
-    could not run) on the sets."""
+    could not run) on the sets; with `self_ensemble` each model also gets a `label+` row."""
     from srzoo.eval.bench import run_bench
     from srzoo.inference.model import load_model
 
@@ -70,14 +78,24 @@ def bench(models: dict[str, str], sets: dict[str, Path]) -> tuple[dict, dict, di
     for i, (label, weights) in enumerate(models.items()):
         model = load_model(weights)
         cards[label] = {"weights": weights, "arch": model.card.arch, "kwargs": model.card.kwargs}
-        report = run_bench(model, folders, scale=4, metrics=METRICS, baseline=i == 0)
-        unavailable |= report.unavailable  # e.g. NIQE offline without its parameter file: say so, not a blank
-        for result, set_name in zip(report.results, _set_labels(report, sets)):
-            name = "bicubic" if result.model == "bicubic" else label
-            table.setdefault(name, {})[set_name] = {
-                **{m: result.mean(m) for m in METRICS},
-                "seconds_per_image": result.seconds_per_image,
-            }
+        for ensemble in (False, True) if self_ensemble else (False,):
+            report = run_bench(
+                model,
+                folders,
+                scale=4,
+                metrics=METRICS,
+                baseline=i == 0 and not ensemble,
+                self_ensemble=ensemble,
+            )
+            unavailable |= (
+                report.unavailable
+            )  # e.g. NIQE offline without its parameter file: say so, not blank
+            for result, set_name in zip(report.results, _set_labels(report, sets)):
+                name = "bicubic" if result.model == "bicubic" else label + "+" * ensemble
+                table.setdefault(name, {})[set_name] = {
+                    **{m: result.mean(m) for m in METRICS},
+                    "seconds_per_image": result.seconds_per_image,
+                }
     return table, cards, unavailable
 
 
@@ -117,6 +135,12 @@ def markdown(summary: dict) -> str:
         *rows,
         "",
         summary["tiny_note"] + ".",
+        *(
+            ["Rows marked + are the model's mean output over the 8 flips/rotations of each input "
+             "(`srzoo bench --self-ensemble`)."]
+            if summary.get("self_ensemble")
+            else []
+        ),
         *(f"{m.upper()} unavailable: {why}" for m, why in summary.get("metrics_unavailable", {}).items()),
         "",
         "Models:",
@@ -142,7 +166,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sets = degraded_sets(Path(tmp))
         try:
-            results, cards, unavailable = bench(args.models, sets)
+            results, cards, unavailable = bench(args.models, sets, args.self_ensemble)
         except SrzooError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -151,6 +175,7 @@ def main() -> int:
         "eval_sets": {name: {"degradation": "realesrgan", "seed": SEED} for name in sets},
         "metrics": list(METRICS),
         "models": cards,
+        "self_ensemble": args.self_ensemble,
         "results": results,
         "tiny": tiny,
         "tiny_note": note,
@@ -160,7 +185,8 @@ def main() -> int:
         "machine_info": machine,
     }
     text = markdown(summary)
-    write_results("real_world_reference", summary, text, args.results)
+    stem = "real_world_reference" + (f"_{args.tag}" if args.tag else "")
+    write_results(stem, summary, text, args.results)
     print(text)
     return 0
 

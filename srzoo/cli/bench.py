@@ -61,6 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--metrics", default="psnr,ssim", help="comma list of psnr,ssim,niqe,lpips")
     p.add_argument("--no-baseline", action="store_true", help="skip the bicubic row")
+    p.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="score each model by the mean of its outputs for the 8 flips/rotations of the input "
+        "(EDSR's '+': rows named <model>+, 8x the time)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -167,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         download=args.download,
         progress=not args.quiet and sys.stderr.isatty(),
+        self_ensemble=args.self_ensemble,
     )
     markdown = report.to_markdown()
     print(markdown, end="")

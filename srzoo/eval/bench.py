@@ -40,10 +40,16 @@ class _Runner:
     """One model as the bench calls it: size-multiple padding or tiling, synchronised timing, uint8 output."""
 
     def __init__(
-        self, label: str, model: SRModel, device: torch.device, tile: int | None, overlap: int | None
+        self,
+        label: str,
+        model: SRModel,
+        device: torch.device,
+        tile: int | None,
+        overlap: int | None,
+        self_ensemble: bool = False,
     ):
         self.label, self.model, self.device = label, model, device
-        self.tile, self.overlap = tile, overlap
+        self.tile, self.overlap, self.self_ensemble = tile, overlap, self_ensemble
         caps = model.card.capabilities
         if caps.in_channels != 3 or caps.out_channels != 3:
             raise ConfigError(
@@ -56,8 +62,16 @@ class _Runner:
             torch.cuda.synchronize(self.device)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.self_ensemble:
+            from srzoo.inference.ensemble import self_ensemble
+
+            # each pass clamped before the mean, as srzoo infer's tiles are
+            return self_ensemble(lambda t: self._forward_once(t).clamp(0, 1), x)
+        return self._forward_once(x)
+
+    def _forward_once(self, x: torch.Tensor) -> torch.Tensor:
         if self.tile:
-            from srzoo.inference.runner import upscale
+            from srzoo.inference.upscaling import upscale
 
             kwargs = {} if self.overlap is None else {"overlap": self.overlap}
             with torch.inference_mode():  # upscale clamps its output in place
@@ -150,6 +164,8 @@ def _convention(
         # the CPU's ISA level, flags and native bf16/fp16: scores are close across CPUs, timings are not
         "cpu": cpu_info(),
         "tile": tile,
+        # the mean over the 8 flips/rotations of each input (EDSR's "+"); rows marked "+", bicubic never
+        "self_ensemble": any(r.self_ensemble for r in runners),
     }
 
 
@@ -184,6 +200,7 @@ def run_bench(
     baseline: bool = True,
     download: bool = False,
     progress: bool = False,
+    self_ensemble: bool = False,
 ) -> BenchReport:
     """Bench `model` (several: one row each; None: the bicubic baseline alone) and the baseline on `sets`.
 
@@ -191,7 +208,9 @@ def run_bench(
     the fly with MATLAB bicubic). SR outputs are rounded to uint8 before scoring; PSNR/SSIM on BT.601 Y with a
     border of `scale` pixels. `save_images_dir` gets `<model>/<set>/<name>.png`; `figures_dir` gets one
     comparison PNG per set. Timing covers the model call only. Models are moved to `device`; rows are named
-    by `model_labels`, and models of different scales are refused.
+    by `model_labels`, and models of different scales are refused. `self_ensemble` scores each model by the
+    mean of its outputs for the 8 flips/rotations of the input (rows labelled `<name>+`, 8x the time); the
+    bicubic baseline is symmetric, so it runs once.
     """
     from tqdm import tqdm
 
@@ -222,7 +241,8 @@ def run_bench(
         bicubic = load_model(None, arch=BASELINE, scale=scale, device=device, fast=False)
         runners.append(_Runner(BASELINE, bicubic, device, tile, overlap))
     for label, m in zip(model_labels(others), others):
-        runners.append(_Runner(label, m.to(device), device, tile, overlap))
+        label += "+" if self_ensemble else ""
+        runners.append(_Runner(label, m.to(device), device, tile, overlap, self_ensemble))
     scorer = Scorer(metrics, scale, str(device))
     convention = _convention(scale, metrics, runners, device, tile)
     results: list[SetResult] = []

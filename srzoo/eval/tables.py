@@ -185,6 +185,11 @@ def convention_line(conv: dict[str, Any]) -> str:
         f"(BT.601, not rounded), crop border {conv.get('crop_border')}, SR output rounded to uint8; "
         f"LR: {lr}; device {conv.get('device')}, {conv.get('precision')}"
         + (f", convs {conv['conv_kernel']}" if conv.get("conv_kernel") else "")
+        + (
+            "; rows marked + are the mean over 8 flips/rotations (self-ensemble)"
+            if conv.get("self_ensemble")
+            else ""
+        )
         + "; "
         f"srzoo {conv.get('srzoo_version')}, torch {conv.get('torch')}."
     )

@@ -26,7 +26,8 @@ from srzoo.imaging.files import (
     write_image,
 )
 from srzoo.inference.model import SRModel
-from srzoo.inference.tiling import Tile, TileStats, bytes_per_pixel, choose_tile, tile_starts, upscale
+from srzoo.inference.tiling import Tile, TileStats, bytes_per_pixel, choose_tile, tile_starts
+from srzoo.inference.upscaling import upscale
 
 __all__ = [
     "FileResult",
@@ -64,6 +65,11 @@ class InferOptions:
     # Final size as a multiple of the input's (Real-ESRGAN's --outscale): the model's output is resized to
     # output_size() with MATLAB bicubic (antialiased when shrinking) before it is quantised. None: the model's.
     outscale: float | None = None
+    # Geometric self-ensemble (EDSR's "+"): the mean output over the 8 flips/rotations, at 8x the time.
+    self_ensemble: bool = False
+    # LR pixels reflected below and right of the image before the model and cropped after (Real-ESRGAN's
+    # --pre_pad): the net's own zero padding then falls on the reflected strip, not on the image's edge.
+    pre_pad: int = 0
 
 
 @dataclass
@@ -78,12 +84,28 @@ class FileResult:
     stats: TileStats = field(default_factory=TileStats)
 
 
-def _plane(model: SRModel, t: Tensor, opts: InferOptions, stats: TileStats) -> Tensor:
-    """One (1, 1 or 3, H, W) plane through the model; one-channel planes go in as RGB, come back as luma."""
+def _plane(
+    model: SRModel, t: Tensor, opts: InferOptions, stats: TileStats, size: tuple[int, int] | None
+) -> Tensor:
+    """One (1, 1 or 3, H, W) plane through the model; one-channel planes go in as RGB, come back as luma.
+
+    `size` is the --outscale size the caller resizes to afterwards: that buffer is kept out of the tile budget.
+    """
     in_ch = model.card.capabilities.in_channels
+    reserve = 0 if size is None else 4 * t.shape[1] * size[0] * size[1]
 
     def run(x: Tensor) -> Tensor:
-        return upscale(model, x, tile=opts.tile, overlap=opts.overlap, batch=opts.batch, stats=stats)
+        return upscale(
+            model,
+            x,
+            tile=opts.tile,
+            overlap=opts.overlap,
+            batch=opts.batch,
+            stats=stats,
+            self_ensemble=opts.self_ensemble,
+            pre_pad=opts.pre_pad,
+            reserve_bytes=reserve,
+        )
 
     if in_ch == 1:
         return torch.cat([run(t[:, c : c + 1]) for c in range(t.shape[1])], dim=1)
@@ -138,7 +160,7 @@ def upscale_image(
     s = model.scale
     size = None if opts.outscale is None else output_size(h, w, opts.outscale)  # before the model runs
     # Convert each plane to integers before the next starts, so only one float HR buffer lives at a time.
-    pixels = from_tensor(_fit(_plane(model, to_tensor(image.pixels), opts, stats), size), image.bits)
+    pixels = from_tensor(_fit(_plane(model, to_tensor(image.pixels), opts, stats, size), size), image.bits)
     if image.alpha is None:
         return pixels, None
     peak = 65535 if image.bits == 16 else 255
@@ -151,7 +173,7 @@ def upscale_image(
         target = {"scale": s} if size is None else {"size": size}
         up = imresize_levels(levels, peak=peak, **target).div_(peak)
     elif opts.alpha_mode == "model":
-        up = _fit(_plane(model, to_tensor(image.alpha), opts, stats), size)
+        up = _fit(_plane(model, to_tensor(image.alpha), opts, stats, size), size)
     else:
         raise ConfigError(f"alpha mode {opts.alpha_mode!r} is not 'model' or 'bicubic'")
     return pixels, from_tensor(up, image.bits)

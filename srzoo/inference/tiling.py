@@ -1,9 +1,8 @@
-"""Seam-free tiled upscaling: overlapping tiles, feathered blending, fp16 and out-of-memory fallbacks."""
+"""Tiling mechanics: forward passes with fp32 retry, tile geometry, feathered blending, tile size from memory."""
 
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import weakref
 from dataclasses import dataclass, field
@@ -13,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from srzoo.errors import ConfigError, InputError
+from srzoo.errors import InputError
 from srzoo.inference.model import SRModel
 
-log = logging.getLogger(__name__)
-
 Tile = int | Literal["auto"] | None
-_OOM = tuple({getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError})
+OOM_ERRORS = tuple(
+    {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError}
+)
 _FP32_NETS: weakref.WeakKeyDictionary[SRModel, nn.Module] = weakref.WeakKeyDictionary()
 _BYTES_PER_PX: weakref.WeakKeyDictionary[SRModel, float] = weakref.WeakKeyDictionary()
 _MAP_ELEMENTS_PER_PX: weakref.WeakKeyDictionary[SRModel, float] = weakref.WeakKeyDictionary()
@@ -55,7 +54,7 @@ def _raw_forward(model: SRModel, net: nn.Module, x: Tensor, dtype: torch.dtype) 
         return net(x).float()
 
 
-def _forward(model: SRModel, x: Tensor, stats: TileStats) -> Tensor:
+def run_net(model: SRModel, x: Tensor, stats: TileStats) -> Tensor:
     """The model on a batch of tiles; NaN/Inf tiles of a low-precision model are redone in fp32."""
     y = _raw_forward(model, model.net, x, model.dtype)
     if model.dtype != torch.float32:
@@ -70,7 +69,12 @@ def _forward(model: SRModel, x: Tensor, stats: TileStats) -> Tensor:
 def pad_to(x: Tensor, multiple: int, minimum: int = 1) -> Tensor:
     """Pad bottom/right to the arch's LR size multiple and minimum side (reflect; replicate for tiny inputs)."""
     h, w = x.shape[-2:]
-    ph, pw = (padded_side(h, multiple, minimum) - h, padded_side(w, multiple, minimum) - w)
+    return pad_bottom_right(x, padded_side(h, multiple, minimum) - h, padded_side(w, multiple, minimum) - w)
+
+
+def pad_bottom_right(x: Tensor, ph: int, pw: int) -> Tensor:
+    """`ph` rows below and `pw` columns right of `x`, reflected (replicated where the image is too small)."""
+    h, w = x.shape[-2:]
     if not ph and not pw:
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"
@@ -117,20 +121,23 @@ def _weights(starts: list[int], tile: int, scale: int) -> list[Tensor]:
     return out
 
 
-def _tiled(model: SRModel, x: Tensor, tile: int, overlap: int, batch: int, stats: TileStats) -> Tensor:
+def tiled(model: SRModel, x: Tensor, tile: int, overlap: int, batch: int, stats: TileStats) -> Tensor:
     """Accumulate weighted tiles into one HR buffer; memory is one batch of tiles plus the output."""
     s = model.scale
     _, _, h, w = x.shape
     th, tw = min(tile, h), min(tile, w)
-    ys, xs = tile_starts(h, th, overlap, _multiple(model)), tile_starts(w, tw, overlap, _multiple(model))
+    ys, xs = (
+        tile_starts(h, th, overlap, size_multiple(model)),
+        tile_starts(w, tw, overlap, size_multiple(model)),
+    )
     wy, wx = _weights(ys, th, s), _weights(xs, tw, s)
     out = torch.zeros((1, _out_channels(model, x), h * s, w * s), dtype=torch.float32)
     coords = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
     for k in range(0, len(coords), batch):
         chunk = coords[k : k + batch]
         inp = torch.cat([x[..., ys[i] : ys[i] + th, xs[j] : xs[j] + tw] for i, j in chunk])
-        y = _forward(model, inp, stats).cpu()
-        _check_shape(model, y, (len(chunk), th * s, tw * s))
+        y = run_net(model, inp, stats).cpu()
+        check_shape(model, y, (len(chunk), th * s, tw * s))
         for n, (i, j) in enumerate(chunk):
             region = out[..., ys[i] * s : (ys[i] + th) * s, xs[j] * s : (xs[j] + tw) * s]
             region.addcmul_(y[n : n + 1], wy[i][:, None] * wx[j][None, :])
@@ -149,11 +156,11 @@ def _scatter(weights: list[Tensor], starts: list[int], length: int, scale: int) 
     return full
 
 
-def _multiple(model: SRModel) -> int:
+def size_multiple(model: SRModel) -> int:
     return max(1, model.card.capabilities.multiple_for(model.scale))
 
 
-def _minimum(model: SRModel) -> int:
+def min_side(model: SRModel) -> int:
     return max(1, model.card.capabilities.min_size)
 
 
@@ -162,7 +169,7 @@ def _out_channels(model: SRModel, x: Tensor) -> int:
     return x.shape[1] if caps.out_channels == caps.in_channels else caps.out_channels
 
 
-def _check_shape(model: SRModel, y: Tensor, expected: tuple[int, int, int]) -> None:
+def check_shape(model: SRModel, y: Tensor, expected: tuple[int, int, int]) -> None:
     if y.ndim != 4 or (y.shape[0], y.shape[2], y.shape[3]) != expected:
         raise InputError(
             f"arch {model.card.arch!r} returned {tuple(y.shape)} for x{model.scale}, "
@@ -175,7 +182,7 @@ def bytes_per_pixel(model: SRModel) -> float:
     """Estimated peak activation bytes per LR input pixel, from one small probe pass (cached per model)."""
     if model in _BYTES_PER_PX:
         return _BYTES_PER_PX[model]
-    m = _multiple(model)
+    m = size_multiple(model)
     side = max(16, m * math.ceil(16 / m))
     sizes: list[int] = []
     elements: list[int] = []
@@ -216,8 +223,14 @@ def largest_map_side(model: SRModel) -> int:
     return int(math.sqrt((2**31 - 1) / _MAP_ELEMENTS_PER_PX[model]))
 
 
-def choose_tile(model: SRModel, height: int, width: int, overlap: int = 16) -> int | None:
-    """A tile size that fits free memory (CUDA: mem_get_info; CPU: psutil); None when no tiling is needed."""
+def choose_tile(
+    model: SRModel, height: int, width: int, overlap: int = 16, reserve_bytes: int = 0
+) -> int | None:
+    """A tile size that fits free memory (CUDA: mem_get_info; CPU: psutil); None when no tiling is needed.
+
+    `reserve_bytes` is host memory the caller needs besides the output and its integer copy (a resized
+    copy for --outscale, the self-ensemble's accumulator), kept out of the CPU tile budget.
+    """
     device = model.device
     cap = MAX_TILE.get(device.type, 512)
     if device.type == "cuda":
@@ -229,87 +242,16 @@ def choose_tile(model: SRModel, height: int, width: int, overlap: int = 16) -> i
 
         # The float HR buffer and its integer copy are needed whatever the tile; tiles share what is left.
         out_bytes = 4 * 3 * height * width * model.scale**2
-        budget = min(512 << 20, max(64 << 20, 0.3 * (psutil.virtual_memory().available - 2 * out_bytes)))
-    m = _multiple(model)
+        free = psutil.virtual_memory().available - 2 * out_bytes - reserve_bytes
+        budget = min(512 << 20, max(64 << 20, 0.3 * free))
+    m = size_multiple(model)
     side = int(math.sqrt(budget / bytes_per_pixel(model)))
     side = min(side, cap)
-    side = max(side // m * m, _min_tile(overlap * m, m, _minimum(model)))
+    side = max(side // m * m, min_tile(overlap * m, m, min_side(model)))
     if side >= math.ceil(height / m) * m and side >= math.ceil(width / m) * m:
         return None
     return side
 
 
-def _min_tile(overlap: int, multiple: int, minimum: int = 1) -> int:
+def min_tile(overlap: int, multiple: int, minimum: int = 1) -> int:
     return max(MIN_TILE, padded_side(2 * overlap + multiple, multiple, minimum))
-
-
-def upscale(
-    model: SRModel,
-    image: Tensor,
-    *,
-    tile: Tile = "auto",
-    overlap: int = 16,
-    batch: int = 1,
-    stats: TileStats | None = None,
-) -> Tensor:
-    """Upscale float (1, C, H, W) in [0, 1] → (1, C, sH, sW) on the input's device, tiled when `tile` is set.
-
-    Tiles are LR squares on the arch's size multiple, overlapping by `overlap` LR pixels and blended with
-    linear ramps; with overlap >= 16 the result equals the untiled one within 1/255. `tile="auto"` picks a
-    size from free memory. CUDA out-of-memory halves the tile and retries; NaN/Inf fp16 tiles rerun in fp32.
-    """
-    stats = stats if stats is not None else TileStats()
-    if image.ndim != 4 or image.shape[0] != 1:
-        raise InputError(f"upscale expects one image as (1, C, H, W), got {tuple(image.shape)}")
-    if overlap < 0 or batch < 1:
-        raise ConfigError(f"overlap must be >= 0 and batch >= 1 (got {overlap}, {batch})")
-    m = _multiple(model)
-    # An arch that needs sides divisible by m usually computes at 1/m resolution (pixel-unshuffle, strides),
-    # so the context a tile needs grows with m: measure the overlap in those coarser pixels.
-    eff = overlap * m
-    _, _, h, w = image.shape
-    if tile == "auto":
-        tile = choose_tile(model, h, w, overlap)
-    elif tile is not None:
-        tile = int(tile)
-        smallest = _min_tile(eff, m, _minimum(model))
-        if tile < smallest and tile < max(h, w):
-            raise ConfigError(
-                f"tile {tile} is too small for overlap {overlap} (x{m} for arch {model.card.arch!r} at "
-                f"x{model.scale}): use --tile >= {smallest} or a smaller --tile-overlap"
-            )
-        tile = tile // m * m
-    x = pad_to(image.float().cpu(), m, _minimum(model))
-    hp, wp = x.shape[-2:]
-    if tile is not None and tile >= max(hp, wp):
-        tile = None
-    done_before = stats.tiles
-    while True:
-        stats.tile, stats.tiles = tile, done_before
-        try:
-            if tile is None:
-                y = _forward(model, x, stats).cpu()
-                _check_shape(model, y, (1, hp * model.scale, wp * model.scale))
-                stats.tiles += 1
-            else:
-                y = _tiled(model, x, tile, eff, batch, stats)
-            break
-        except _OOM:
-            if model.device.type == "cuda":
-                torch.cuda.empty_cache()
-            stats.oom_retries += 1
-            if batch > 1:
-                batch //= 2
-                stats.events.append(f"out of memory: tile batch {batch}")
-                continue
-            smaller = (max(hp, wp) if tile is None else tile) // 2 // m * m
-            if smaller < _min_tile(eff, m, _minimum(model)):
-                raise InputError(
-                    f"out of memory on {model.device} even with {tile or max(hp, wp)}px tiles; "
-                    "free memory, lower --tile-overlap or use --device cpu"
-                ) from None
-            log.warning("out of memory with tile %s; retrying with tile %d", tile or "none", smaller)
-            stats.events.append(f"out of memory: tile {smaller}")
-            tile = smaller
-    # The HR buffer lives on the CPU (GPU memory holds only tiles); hand it back where the input was.
-    return y[..., : h * model.scale, : w * model.scale].to(image.device)

@@ -131,3 +131,44 @@ def test_reference_rows_join_the_tiny_models_only_on_the_same_inputs(tmp_path: P
     text = ref.markdown(summary)
     assert "| x4plus | 22.50 | 0.6500 | 4.25 | 22.50 | 0.6500 | 4.25 | 1.50 |" in text
     assert "| real-world psnr * | 24.00 | 0.7000 | — | 24.00 | 0.7000 | — | — |" in text
+
+
+def test_reference_self_ensemble_adds_a_plus_row_per_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import real_world_reference as ref
+    import torch
+    from PIL import Image
+
+    from srzoo.framework.build import build_arch
+    from srzoo.framework.weights import save_weights
+
+    monkeypatch.setattr(ref, "METRICS", ("psnr", "ssim"))  # NIQE needs larger images than these
+    rng = np.random.default_rng(0)
+    sets = {}
+    for name in ("set5", "bsd100"):
+        folder = tmp_path / f"{name}_folder"
+        folder.mkdir()
+        for i in range(2):
+            img = rng.integers(0, 256, (12, 10, 3)).astype(np.uint8).repeat(4, 0).repeat(4, 1)
+            Image.fromarray(img).save(folder / f"{i}.png")
+        sets[name] = folder
+    torch.manual_seed(0)
+    kwargs = {"num_feat": 8, "num_grow": 4, "num_blocks": 1}
+    net = build_arch("rrdbnet", scale=4, **kwargs)
+    with torch.no_grad():  # an output around mid-grey that depends on the input, not one clamped flat
+        net.conv_last.weight.mul_(0.1)
+        net.conv_last.bias.fill_(0.5)
+    save_weights(
+        weights := tmp_path / "net.safetensors", net.state_dict(), arch="rrdbnet", kwargs=kwargs, scale=4
+    )
+    table, cards, _ = ref.bench({"net": str(weights)}, sets, self_ensemble=True)
+    assert list(table) == ["bicubic", "net", "net+"] and list(cards) == ["net"]
+    for name in sets:
+        assert table["net+"][name]["psnr"] != table["net"][name]["psnr"]  # the 8-way mean is another output
+    args = ref.parse(["--model", "net=net.safetensors", "--self-ensemble", "--tag", "x8"])
+    assert args.self_ensemble and args.tag == "x8"
+    summary = {"results": table, "tiny": {}, "tiny_note": "none", "models": cards, "minutes": 1.0, "machine": "m",
+               "self_ensemble": True}  # fmt: skip
+    assert "Rows marked + are the model's mean output over the 8 flips/rotations" in ref.markdown(summary)
