@@ -118,8 +118,8 @@ def test_outscale_and_ensemble_buffers_are_reserved(tmp_path: Path, monkeypatch:
     upscale_image(model, image, InferOptions(outscale=2))
     upscale_image(model, image, InferOptions(outscale=2, self_ensemble=True))
     upscale_image(model, image, InferOptions())
-    outscaled, accumulator = 4 * 3 * 20 * 24, 4 * 3 * 40 * 48
-    assert seen == [outscaled, outscaled + accumulator, 0]
+    outscaled, hr_buffer = 4 * 3 * 20 * 24, 4 * 3 * 40 * 48  # float32 RGB at x2 and at x4
+    assert seen == [outscaled, outscaled + 2 * hr_buffer, 0]  # the ensemble's sum and a turned-back output
 
 
 def test_cli_writes_the_ensemble_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,7 +47,7 @@ def upscale(
     linear ramps; with overlap >= 16 the result equals the untiled one within 1/255. `tile="auto"` picks a
     size from free memory, leaving `reserve_bytes` of host memory to the caller. CUDA out-of-memory halves
     the tile and retries; NaN/Inf fp16 tiles rerun in fp32. `self_ensemble` averages the outputs of the 8
-    flips/rotations of the image (`srzoo.inference.ensemble`): 8x the time, one more HR float buffer.
+    flips/rotations of the image (`srzoo.inference.ensemble`): 8x the time, two more HR float buffers.
     `pre_pad` reflects that many LR pixels below and right of the image first and crops them off the
     output (Real-ESRGAN's --pre_pad), so the bottom and right edges are not the net's zero-padded border.
     """
@@ -66,8 +66,9 @@ def upscale(
     eff = overlap * m
     _, c, h, w = image.shape
     if tile == "auto":
-        accumulator = 4 * c * h * w * model.scale**2 if self_ensemble else 0
-        tile = choose_tile(model, h, w, overlap, reserve_bytes + accumulator)
+        # the ensemble's running sum, and each pass's output turned back (a copy: torch has no negative strides)
+        ensemble = 2 * 4 * c * h * w * model.scale**2 if self_ensemble else 0
+        tile = choose_tile(model, h, w, overlap, reserve_bytes + ensemble)
     elif tile is not None:
         tile = int(tile)
         smallest = min_tile(eff, m, min_side(model))
