@@ -151,3 +151,40 @@ def test_budget_times_steps_with_the_degradation(recipe_file: Path) -> None:
     recipe = load_recipe(recipe_file)
     seeds = [s["gen"].initial_seed() for s in SEEN]  # one generator per micro-batch, as training seeds them
     assert seeds == [degradation_generator(recipe.seed, 0, k).initial_seed() for k in range(3)]
+
+
+class SoftTarget:
+    """A test hook that reads pairs (`reads_pairs`): it keeps the dataset's LR and adds a smoothed HR target."""
+
+    reads_pairs = True
+
+    def __init__(self, *, scale: int, size: int = 3) -> None:
+        self.scale, self.size = scale, size
+
+    def __call__(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        SEEN.append({"keys": sorted(batch), "lr": batch["lr"].clone(), "hr": batch["hr"].clone()})
+        soft = F.avg_pool2d(batch["hr"], self.size, 1, self.size // 2, count_include_pad=False)
+        return {"lr": batch["lr"], "hr": batch["hr"], "hr_soft": soft}
+
+
+def test_a_pair_reading_hook_gets_the_datasets_pairs(recipe_file: Path, tmp_path: Path) -> None:
+    """`reads_pairs = True`: the loader reads LR/HR pairs as without a degradation (here MATLAB-bicubic LR made
+    on the fly), the hook adds a target a loss names; `srzoo degrade` refuses such a hook (it makes no LR)."""
+    from srzoo.data.synth import write_degraded_set
+    from srzoo.imaging.resize import imresize
+
+    DEGRADATIONS.register("test_soft_target", SoftTarget)
+    try:
+        result = run(recipe_file, tmp_path / "run", "data.degradation={name: test_soft_target}")
+        assert result.status == "complete" and result.global_step == 4
+        assert len(SEEN) == 4 and all(s["keys"] == ["hr", "index", "lr"] for s in SEEN)
+        for seen in SEEN:  # the dataset's own pairs: LR patches of the MATLAB-bicubic downscaled image
+            assert seen["hr"].shape == (4, 3, 32, 32) and seen["lr"].shape == (4, 3, 8, 8)
+            # away from the patch border (bicubic x1/4 reaches 2 LR pixels), where the whole image's LR saw
+            # pixels outside the HR patch: equal to the patch's own downscale within one 8-bit level
+            inner = (seen["lr"] - imresize(seen["hr"], scale=1 / 4))[..., 2:-2, 2:-2]
+            assert float(inner.abs().max()) <= 1 / 255 + 1e-6
+        with pytest.raises(ConfigError, match="works on a dataset's LR/HR pairs and makes no LR"):
+            write_degraded_set("set5", tmp_path / "deg", degradation="test_soft_target", scale=4, seed=0)
+    finally:
+        DEGRADATIONS.unregister("test_soft_target")

@@ -46,6 +46,17 @@ def _to_uint8(t: torch.Tensor) -> np.ndarray:
     return (t[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+def _lr_maker(name: str, scale: int, kwargs: dict) -> Any:
+    """The degradation `name`, refused if it works on LR/HR pairs (`reads_pairs`) instead of making the LR."""
+    fn = build_degradation(name, scale, **kwargs)
+    if getattr(fn, "reads_pairs", False):
+        raise ConfigError(
+            f"degradation {name!r} works on a dataset's LR/HR pairs and makes no LR from an HR image; "
+            "use one that does (srzoo list degradations)"
+        )
+    return fn
+
+
 def write_degraded_set(
     source: str,
     out: str | Path,
@@ -70,7 +81,7 @@ def write_degraded_set(
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists; pass --overwrite to replace it or choose another output folder")
     kwargs = dict(kwargs or {})
-    fn = build_degradation(degradation, scale, **kwargs)
+    fn = _lr_maker(degradation, scale, kwargs)
     pairs = open_eval_set(source, scale, root=root).pairs
     files = []
     with atomic_dir(out, replace=overwrite) as tmp:
@@ -109,7 +120,7 @@ def degradation_grid(
     from srzoo.imaging.datafiles import load_image
 
     crop -= crop % scale
-    fn = build_degradation(degradation, scale, **dict(kwargs or {}))
+    fn = _lr_maker(degradation, scale, dict(kwargs or {}))
     pairs = open_eval_set(source, scale, root=root).pairs[: max(1, images)]
     rows = []
     for index, pair in enumerate(pairs):

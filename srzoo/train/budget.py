@@ -63,6 +63,7 @@ def step_seconds(
     from srzoo.data import build_train_dataset
     from srzoo.framework.build import build_arch, build_degradation, build_phase
     from srzoo.train.accel import make_accelerator
+    from srzoo.train.data import reads_hr_only
 
     spec, data = recipe.phases[index], recipe.data
     degradation = (
@@ -72,7 +73,7 @@ def step_seconds(
     )
     dataset = build_train_dataset(
         data, scale=recipe.scale, patch_size=spec.patch_size, augment=spec.augment,
-        seed=recipe.seed, progress=False, hr_only=degradation is not None,
+        seed=recipe.seed, progress=False, hr_only=reads_hr_only(degradation),
     )  # fmt: skip
     accelerator = make_accelerator(recipe.train.mixed_precision, recipe.train.grad_accum)
     generator = build_arch(recipe.generator.arch, scale=recipe.scale, **recipe.generator.kwargs)

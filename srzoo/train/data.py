@@ -49,6 +49,13 @@ def degradation_generator(seed: int, rank: int, micro_batch: int) -> torch.Gener
     return torch.Generator().manual_seed(int(state))
 
 
+def reads_hr_only(degradation: Any) -> bool:
+    """Whether the loader yields HR patches only: yes for a data.degradation that makes the LR from the HR; no
+    without one, or for one that declares `reads_pairs = True` (it takes the dataset's LR/HR pairs as they come
+    and adds targets or alters them, e.g. a sharpened copy of the HR for the losses to aim at)."""
+    return degradation is not None and not getattr(degradation, "reads_pairs", False)
+
+
 def degraded_batches(
     batches: Iterator[dict[str, torch.Tensor]],
     degradation: Any,
@@ -57,7 +64,7 @@ def degraded_batches(
     rank: int,
     start_micro_batch: int,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """HR-only batches → `degradation(batch, generator)` on the device, micro-batch k seeded by (seed, rank, k)."""
+    """Batches → `degradation(batch, generator)` on the device, micro-batch k seeded by (seed, rank, k)."""
     for k, batch in enumerate(batches, start=start_micro_batch):
         yield degrade_batch(degradation, batch, seed=seed, rank=rank, micro_batch=k)
 
@@ -65,7 +72,7 @@ def degraded_batches(
 def degrade_batch(
     degradation: Any, batch: dict[str, torch.Tensor], *, seed: int, rank: int, micro_batch: int
 ) -> dict[str, torch.Tensor]:
-    """One HR-only micro-batch through the degradation, with that micro-batch's generator; checks the result."""
+    """One micro-batch through the degradation, with that micro-batch's generator; checks the result."""
     with torch.no_grad():
         out = degradation(batch, degradation_generator(seed, rank, micro_batch))
     if not isinstance(out, dict) or "lr" not in out or "hr" not in out:

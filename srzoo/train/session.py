@@ -22,7 +22,7 @@ from srzoo.recipes.loader import config_hash, to_dict
 from srzoo.recipes.schema import PhaseSpec, Recipe
 from srzoo.train.accel import make_accelerator
 from srzoo.train.checkpoint import Checkpoints, TrainState, load_checkpoint
-from srzoo.train.data import degraded_batches, micro_batch_size, train_batches
+from srzoo.train.data import degraded_batches, micro_batch_size, reads_hr_only, train_batches
 from srzoo.train.fast import StepSettings
 from srzoo.train.logging import Console, MetricsLog, check_trackers, flat_config, log, setup_file_log
 from srzoo.train.options import TrainOptions
@@ -221,7 +221,7 @@ class Session:
         seed = self.recipe.seed * 1000 + index
         dataset = build_train_dataset(
             data, scale=self.recipe.scale, patch_size=spec.patch_size,
-            augment=spec.augment, seed=seed, progress=self.main, hr_only=self.degradation is not None,
+            augment=spec.augment, seed=seed, progress=self.main, hr_only=reads_hr_only(self.degradation),
         )  # fmt: skip
         start, rank = self.state.phase_step * self.engine.grad_accum, self.accelerator.process_index
         batches = train_batches(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ RECIPES = (
     "realesrgan_x4plus_finetune",
     "realesrnet_x2plus",
     "realesrgan_x2plus",
+    "realesrgan_x4plus_pairdata",
 )
+DEGRADATION = {"realesrgan_x4plus_pairdata": "realesrgan_paired"}  # the rest: "realesrgan"
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -29,7 +32,8 @@ REPO = Path(__file__).resolve().parents[3]
 def test_recipe_loads_by_name_and_by_registry_path(name: str) -> None:
     by_name = load_recipe(name)
     assert by_name == load_recipe(REPO / "registry" / f"{name}.yaml")
-    assert by_name.data.degradation is not None and by_name.data.degradation.name == "realesrgan"
+    assert by_name.data.degradation is not None
+    assert by_name.data.degradation.name == DEGRADATION.get(name, "realesrgan")
 
 
 def test_x4plus_recipe_has_the_official_settings() -> None:
@@ -164,3 +168,74 @@ def test_every_recipe_file_is_registered_and_tested_here() -> None:
     files = {p.stem for p in Path(srzoo_realesrgan.recipes.__file__).parent.glob("*.yaml")}
     mine = {n for n in REGISTERED.names() if REGISTERED.entry(n).dist == "srzoo-realesrgan"}
     assert files == mine == set(RECIPES)
+
+
+def test_pairdata_recipe_is_the_finetune_on_the_datasets_own_pairs() -> None:
+    pd, ft = load_recipe("realesrgan_x4plus_pairdata"), load_recipe("realesrgan_x4plus_finetune")
+    # the same GAN stage; only the data each phase inherits (patch size) differs
+    same_data = {"patch_size": None, "batch_size": None, "augment": None}
+    assert [replace(p, **same_data) for p in pd.phases] == [replace(p, **same_data) for p in ft.phases]
+    assert pd.generator == ft.generator and pd.discriminator == ft.discriminator
+    assert pd.train == ft.train
+    # finetune_realesrgan_x4plus_pairdata.yml: gt_size 256, 12 per GPU x 4, hflip without rotation
+    assert (pd.data.patch_size, pd.data.batch_size) == (256, 48)
+    assert (pd.data.augment.hflip, pd.data.augment.rot90) == (True, False)
+    assert (pd.data.degradation.name, pd.data.degradation.kwargs) == ("realesrgan_paired", {})
+
+
+def test_pairdata_trains_on_the_lr_files_with_a_sharpened_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LR files of one flat grey, unlike any downscale of the HR: every LR pixel the hook sees is that grey,
+    so the pairs come from the files; `hr_usm` is the HR sharpened by Real-ESRGAN's USM."""
+    import numpy as np
+    from srzoo_realesrgan import ops
+    from srzoo_realesrgan.paired import RealESRGANPaired
+
+    from srzoo.imaging.datafiles import save_image
+
+    hr_dir = write_images(tmp_path / "hr", 3, size=64)
+    for i in range(3):
+        save_image(tmp_path / "lr" / f"img{i:02d}x4.png", np.full((16, 16, 3), 51, np.uint8))
+    seen: list[dict] = []
+    real_call = RealESRGANPaired.__call__
+
+    def spy(self, batch, generator):
+        out = real_call(self, batch, generator)
+        seen.append({k: v.clone() for k, v in out.items()})
+        return out
+
+    monkeypatch.setattr(RealESRGANPaired, "__call__", spy)
+    code = main([
+        "train", "realesrgan_x4plus_pairdata", "--output-dir", str(tmp_path / "run"),
+        "generator.weights=null", "generator.kwargs={num_feat: 8, num_grow: 4, num_blocks: 1}",
+        "discriminator.kwargs={num_feat: 4}",
+        f"data.train=[{{name: paired_folder, kwargs: {{hr: {hr_dir}, lr: {tmp_path / 'lr'}}}}}]",
+        "data.patch_size=32", "data.batch_size=2", "data.num_workers=0", "phases.0.iters=2",
+        "phases.0.losses.1.kwargs.weights=none",  # VGG19 ImageNet weights are not downloadable here
+        "train.trackers=[]", "train.store_interval=0",
+    ])  # fmt: skip
+    assert code == 0
+    assert len(seen) == 2
+    for batch in seen:
+        assert batch["lr"].shape == (2, 3, 8, 8) and batch["hr"].shape == (2, 3, 32, 32)
+        assert torch.all(batch["lr"] == 51 / 255)
+        assert torch.equal(batch["hr_usm"], ops.usm_sharpen(batch["hr"]))
+        assert float((batch["hr_usm"] - batch["hr"]).abs().max()) > 0.01  # the target really is sharpened
+    assert (tmp_path / "run" / "gan.safetensors").is_file()
+
+
+def test_paired_hook_refuses_hr_only_batches_and_mismatched_pairs() -> None:
+    from srzoo_realesrgan.paired import RealESRGANPaired
+
+    from srzoo.errors import ConfigError
+
+    hook, gen = RealESRGANPaired(scale=4), torch.Generator()
+    with pytest.raises(ConfigError, match="has no 'lr'"):
+        hook({"hr": torch.rand(1, 3, 32, 32)}, gen)
+    with pytest.raises(ConfigError, match="are not x4"):
+        hook({"hr": torch.rand(1, 3, 32, 32), "lr": torch.rand(1, 3, 16, 16)}, gen)
+    plain = RealESRGANPaired(scale=4, gt_usm=False)(
+        {"hr": torch.rand(1, 3, 32, 32), "lr": torch.rand(1, 3, 8, 8)}, gen
+    )
+    assert sorted(plain) == ["hr", "lr"]
