@@ -22,8 +22,8 @@ from srzoo.cli import build_parser, main
 from srzoo.cli.values import Number
 from tests.fuzz_support import budget, record
 
-# Numeric options whose type is a function of their own (it takes words as well as numbers).
-WORD_OR_NUMBER = {("infer", "--tile"), ("bench", "--tile")}
+# Numeric options whose type is a function of their own (it takes words as well as numbers, or a list).
+WORD_OR_NUMBER = {("infer", "--tile"), ("bench", "--tile"), ("multiscale", "--scales")}
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from srzoo.errors import SrzooError, did_you_mean
 
 # Each name is a module srzoo.cli.<name> with register(subparsers) and run(args) -> int.
 COMMANDS: tuple[str, ...] = (
-    "list_cmd", "bench", "infer", "interpolate", "export", "train", "demo", "report", "degrade",
+    "list_cmd", "bench", "infer", "interpolate", "export", "train", "demo", "report", "degrade", "multiscale",
 )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ import torch
 
 from srzoo.errors import ConfigError
 from srzoo.framework.build import build_degradation
-from srzoo.framework.files import atomic_dir, atomic_write
+from srzoo.framework.files import atomic_dir, atomic_write, refuse_inside
 
 MANIFEST = "degradation.json"
 
@@ -78,6 +78,10 @@ def write_degraded_set(
     from srzoo.imaging.datafiles import load_image, save_image
 
     out = Path(out)
+    if Path(
+        source
+    ).is_dir():  # a folder of HR images: OUT must not be it, nor hold it (--overwrite replaces OUT)
+        refuse_inside(source, out)
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists; pass --overwrite to replace it or choose another output folder")
     kwargs = dict(kwargs or {})

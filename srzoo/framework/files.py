@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from srzoo.errors import ConfigError
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
@@ -55,6 +57,17 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Pa
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def refuse_inside(source: str | os.PathLike, out: str | os.PathLike) -> None:
+    """A ConfigError when the output folder `out` is `source` or holds it: writing (or --overwrite replacing)
+    `out` would then destroy the inputs."""
+    src, dst = Path(source).resolve(), Path(out).resolve()
+    if src == dst or dst in src.parents:
+        raise ConfigError(
+            f"output folder {out} is the source {source} or holds it; writing there would replace the "
+            "source images: choose another output folder"
+        )
 
 
 def _umask() -> int:
