@@ -41,7 +41,8 @@ class LossSpec:
 
 @dataclass
 class DegradationSpec:
-    """A registered degradation that makes each training batch's LR from its HR, on the training device."""
+    """A registered degradation that makes each training batch's LR from its HR (or, if it reads pairs, adds
+    targets to the dataset's pairs), on the training device."""
 
     name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -125,7 +126,8 @@ class DataSpec:
     val_max_images: int = 0  # 0: all
     val_center_crop: int = 0  # HR side of a centre crop for fast validation; 0: full images
     cache: bool = False  # decode training images once into an array cache
-    # When set, the loader yields HR patches only and this degradation makes the LR (docs/plugins.md)
+    # When set, the loader yields HR patches only and this degradation makes the LR; one that declares
+    # `reads_pairs` gets the dataset's LR/HR pairs instead and adds targets (docs/plugins.md)
     degradation: DegradationSpec | None = None
 
     def __post_init__(self) -> None:
