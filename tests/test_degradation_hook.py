@@ -188,3 +188,39 @@ def test_a_pair_reading_hook_gets_the_datasets_pairs(recipe_file: Path, tmp_path
             write_degraded_set("set5", tmp_path / "deg", degradation="test_soft_target", scale=4, seed=0)
     finally:
         DEGRADATIONS.unregister("test_soft_target")
+
+
+class GlobalNoise:
+    """Breaks the contract: draws from torch's global RNG instead of the generator it is given."""
+
+    def __init__(self, *, scale: int) -> None:
+        self.scale = scale
+
+    def __call__(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        lr = F.avg_pool2d(batch["hr"], self.scale)
+        return {"lr": (lr + 0.05 * torch.randn(lr.shape)).clamp(0, 1), "hr": batch["hr"]}
+
+
+class ForgetfulPool(NoisyPool):
+    """Breaks the contract: saves its state but does not restore it."""
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.running = None
+
+
+def test_the_contract_checker_passes_good_hooks_and_names_what_bad_ones_break() -> None:
+    from srzoo.testing import check_degradation
+
+    DEGRADATIONS.register("test_soft_target", SoftTarget)
+    DEGRADATIONS.register("test_global_noise", GlobalNoise)
+    DEGRADATIONS.register("test_forgetful_pool", ForgetfulPool)
+    try:
+        check_degradation("test_noisy_pool", kwargs={"sigma": 0.1})  # stateful, seeded: passes
+        check_degradation("test_soft_target", scale=2, hr_size=32)  # reads pairs: passes
+        with pytest.raises(AssertionError, match="draw only from the generator"):
+            check_degradation("test_global_noise")
+        with pytest.raises(AssertionError, match="a restored state makes another next batch"):
+            check_degradation("test_forgetful_pool")
+    finally:
+        for name in ("test_soft_target", "test_global_noise", "test_forgetful_pool"):
+            DEGRADATIONS.unregister(name)

@@ -1,4 +1,5 @@
-"""Contract checks a plugin's test suite runs on its own archs (core runs them over every registered arch)."""
+"""Contract checks a plugin's test suite runs on its own archs and degradations (core runs the arch checks over
+every registered arch)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,57 @@ def check_arch(name: str, **options: Any) -> None:
         check_discriminator(name, **options)
     else:
         check_sr_arch(name, **options)
+
+
+def check_degradation(
+    name: str, *, scale: int = 4, hr_size: int = 64, batch: int = 2, kwargs: Mapping[str, Any] | None = None
+) -> None:
+    """Assert the degradation contract (docs/plugins.md) on a few micro-batches of random HR patches: the result
+    holds an `lr` in [0, 1] at 1/scale of its `hr`; two instances given the same generators make the same
+    batches (randomness only from the generator); a saved state restores the next batch exactly. A hook that
+    reads pairs gets a box-downscaled `lr` beside the `hr`."""
+    import torch.nn.functional as F
+
+    from srzoo.framework.build import build_degradation
+    from srzoo.train.data import degrade_batch
+
+    hr = torch.rand(batch, 3, hr_size, hr_size, generator=torch.Generator().manual_seed(0))
+
+    def build() -> Any:
+        return build_degradation(name, scale, **dict(kwargs or {}))
+
+    def run(fn: Any, micro: int) -> dict[str, torch.Tensor]:
+        given = {"hr": hr.clone(), "index": torch.arange(micro * batch, (micro + 1) * batch)}
+        if getattr(fn, "reads_pairs", False):
+            given["lr"] = F.avg_pool2d(hr, scale)
+        return degrade_batch(fn, given, seed=0, rank=0, micro_batch=micro)
+
+    a, b = build(), build()
+    for micro in range(3):
+        x, y = run(a, micro), run(b, micro)
+        lr, out_hr = x["lr"], x["hr"]
+        assert lr.ndim == 4 and lr.shape[0] == batch and lr.is_floating_point(), (
+            f"{name}: lr {tuple(lr.shape)}"
+        )
+        assert out_hr.shape[-2:] == (lr.shape[-2] * scale, lr.shape[-1] * scale), (
+            f"{name}: hr {tuple(out_hr.shape)} is not x{scale} of lr {tuple(lr.shape)}"
+        )
+        assert torch.isfinite(lr).all() and float(lr.min()) >= 0 and float(lr.max()) <= 1, (
+            f"{name}: lr outside [0, 1]"
+        )
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), (
+            f"{name}: micro-batch {micro} differs between two instances given the same generator; "
+            "draw only from the generator"
+        )
+    if hasattr(a, "state_dict"):
+        state = a.state_dict()
+        assert all(isinstance(v, torch.Tensor) for v in state.values()), (
+            f"{name}: state_dict holds non-tensors"
+        )
+        restored = build()
+        restored.load_state_dict({k: v.clone() for k, v in state.items()})
+        x, y = run(a, 3), run(restored, 3)
+        assert all(torch.equal(x[k], y[k]) for k in x), f"{name}: a restored state makes another next batch"
 
 
 def _check_gradients(model: nn.Module, y: torch.Tensor, what: str) -> None:
