@@ -87,9 +87,8 @@ def bench(
                 baseline=i == 0 and not ensemble,
                 self_ensemble=ensemble,
             )
-            unavailable |= (
-                report.unavailable
-            )  # e.g. NIQE offline without its parameter file: say so, not blank
+            # e.g. NIQE offline without its parameter file: say so, not blank
+            unavailable |= report.unavailable
             for result, set_name in zip(report.results, _set_labels(report, sets)):
                 name = "bicubic" if result.model == "bicubic" else label + "+" * ensemble
                 table.setdefault(name, {})[set_name] = {

@@ -66,7 +66,8 @@ def write_multiscale(
 
     from srzoo.imaging.datafiles import IMAGE_EXTS
 
-    _check(tuple(factors), int(short_side))
+    factors, short_side = tuple(factors), int(short_side)
+    _check(factors, short_side)
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise DataError(f"{source} is not a folder of HR images")
@@ -92,14 +93,14 @@ def write_multiscale(
                 raise DataError(f"{path}: not a readable image ({exc}); remove it or fix it") from None
             if image.mode not in _KEEP_MODES:  # palette / CMYK / 1-bit: resize the colours, not the indices
                 image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-            for i, size in enumerate(copy_sizes(*image.size, tuple(factors), int(short_side))):
+            for i, size in enumerate(copy_sizes(*image.size, factors, short_side)):
                 if min(size) < 1:
                     skipped.append(f"{path.name} T{i} ({size[0]}x{size[1]})")
                     continue
                 image.resize(size, resample=Image.LANCZOS).save(tmp / f"{path.stem}T{i}.png")
                 copies += 1
         manifest = {
-            "source": str(source.resolve()), "factors": list(factors), "short_side": int(short_side),
+            "source": str(source.resolve()), "factors": list(factors), "short_side": short_side,
             "resample": "PIL Lanczos", "images": len(files), "copies": copies, "skipped": skipped,
         }  # fmt: skip
         with atomic_write(tmp / "multiscale.json") as f:

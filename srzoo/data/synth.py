@@ -78,9 +78,8 @@ def write_degraded_set(
     from srzoo.imaging.datafiles import load_image, save_image
 
     out = Path(out)
-    if Path(
-        source
-    ).is_dir():  # a folder of HR images: OUT must not be it, nor hold it (--overwrite replaces OUT)
+    # a folder of HR images: OUT must not be it, nor hold it (--overwrite replaces OUT)
+    if Path(source).is_dir():
         refuse_inside(source, out)
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists; pass --overwrite to replace it or choose another output folder")

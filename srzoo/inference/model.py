@@ -185,11 +185,12 @@ class StateFit:
         labels = ("missing", "unexpected", "shape mismatch", "not floating point")
         for label, items in zip(labels, (self.missing, self.unexpected, self.shapes, self.dtypes)):
             if items:
-                parts.append(f"{label} {len(items)}: {_first(items)}")
+                parts.append(f"{label} {len(items)}: {first_items(items)}")
         return "; ".join(parts)
 
 
-def _first(items: list[str], n: int = 4) -> str:
+def first_items(items: list[str], n: int = 4) -> str:
+    """The first `n` items, comma-separated, with '…' when there are more (one-line messages)."""
     return f"{', '.join(items[:n])}{' …' if len(items) > n else ''}"
 
 
@@ -223,9 +224,9 @@ def state_fit(net: nn.Module, sd: StateDict) -> StateFit:
 
 def load_into(net: nn.Module, sd: StateDict, what: str) -> None:
     """load_state_dict(strict) with a one-line report of missing/unexpected keys and shape mismatches."""
-    fit = state_fit(net, sd)
-    if fit.problems():
-        raise WeightsError(f"weights do not fit {what}: {fit.problems()}")
+    problems = state_fit(net, sd).problems()
+    if problems:
+        raise WeightsError(f"weights do not fit {what}: {problems}")
     own = net.state_dict()
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()})
 

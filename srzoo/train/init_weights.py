@@ -8,7 +8,7 @@ from srzoo.errors import WeightsError
 from srzoo.framework.descriptors import StateDict
 from srzoo.framework.registries import ARCHS, arch_info
 from srzoo.framework.weights import resolve_weights
-from srzoo.inference.model import load_into, state_fit
+from srzoo.inference.model import first_items, load_into, state_fit
 
 
 def load_initial_weights(
@@ -57,7 +57,7 @@ def _load_fitting(net: nn.Module, state_dict: StateDict, source: str, target: st
     note = f"note: {source}: loaded {len(fit.fits)} of {len(own)} tensors (weights_strict: false)"
     kept = [f"{k} (not in the file)" for k in fit.missing] + fit.shapes + fit.dtypes
     if kept:
-        note += f"; initialised: {', '.join(kept[:4])}{' …' if len(kept) > 4 else ''}"
+        note += f"; initialised: {first_items(kept)}"
     if fit.unexpected:
-        note += f"; unused from the file: {', '.join(fit.unexpected[:4])}{' …' if len(fit.unexpected) > 4 else ''}"
+        note += f"; unused from the file: {first_items(fit.unexpected)}"
     return note
