@@ -5,8 +5,9 @@
 
 Builds Set5 and BSD100 degraded exactly as benchmarks/train_quality_real.py does (`srzoo degrade SET OUT
 --degradation realesrgan --seed 0`, default settings) and benches bicubic and each model on them: PSNR-Y and
-SSIM-Y against the HR (crop 4) and NIQE (no reference; lower is better). The tiny models' PSNR/SSIM rows are
-read from benchmarks/results/train_quality_real.json and shown beside them when that file's bicubic row is this
+SSIM-Y against the HR (crop 4) and NIQE (no reference; lower is better). The PSNR/SSIM rows of
+train_quality_real.py's models (the bicubic-trained one and its run's generators) are read from
+benchmarks/results/train_quality_real.json and shown beside them when that file's bicubic row is this
 run's to 1e-9 (then the inputs are the same); otherwise the table says they are left out and why. Writes
 benchmarks/results/real_world_reference.json and .md.
 """
@@ -101,7 +102,7 @@ def bench(
 def tiny_rows(path: Path, bicubic: dict[str, dict]) -> tuple[dict[str, dict], str]:
     """train_quality_real.json's model rows when its bicubic means are this run's, and a line saying which."""
     if not path.is_file():
-        return {}, f"{path.name} is missing: the tiny models' rows are left out"
+        return {}, f"{path.name} is missing: its models' rows are left out"
     saved = json.loads(path.read_text())["results"]
     off = max(abs(saved["bicubic"][s]["psnr"] - bicubic[s]["psnr"]) for s in EVAL_SETS)
     if off > SAME_INPUTS_DB:

@@ -1,20 +1,22 @@
-"""Train realesrgan_tiny_x4 (real-world degradations) within a wall-clock budget on this CPU; bench degraded sets.
+"""Train a real-world recipe within a wall-clock budget on this CPU; bench it on degraded Set5 / BSD100.
 
     SRZOO_DATA=../shared/datasets python benchmarks/train_quality_real.py [--minutes 15] [--output-dir DIR]
-        [--bicubic-model benchmarks/runs/train_quality/psnr.safetensors] [--set KEY=VALUE ... --tag NAME]
-        [--from-scratch]
+        [--init PATH] [--bicubic-model benchmarks/runs/train_quality/psnr.safetensors]
+        [--recipe NAME --tag NAME] [--set KEY=VALUE ... --tag NAME] [--from-scratch]
 
-Same interface as benchmarks/train_quality.py: leaves the run (psnr.safetensors, gan.safetensors) in DIR. Then
-builds the real-world evaluation sets the way anyone can (`srzoo degrade set5|bsd100 OUT --degradation realesrgan`,
-seed 0, the pipeline's default settings) and benches on them, side by side: bicubic upscaling of the degraded LR,
-the bicubic-trained tiny ESRGAN of benchmarks/train_quality.py (run that first; --bicubic-model) and this run's
-generators. As Real-ESRNet starts from an ESRGAN model, this run starts from that bicubic-trained generator
-(`generator.weights`) and fine-tunes it on the degradations. Targets on both sets (issue 14, item 7): the
-real-world PSNR generator beats bicubic by >= 0.5 dB PSNR-Y and the bicubic-trained model by >= 1.0 dB. Writes
-benchmarks/results/train_quality_real.json, .md, _curves.png and _comparison.png. A variant of the recipe
-(`--set data.batch_size=8`, repeatable; timed and trained as changed) needs `--tag NAME` and writes only
-train_quality_real_NAME.json and .md, so variants sit beside the recipe's own run without replacing it
-(`--tag` alone re-runs the recipe as it is under that name, e.g. beside a variant on the other core).
+Same interface as benchmarks/train_quality.py: leaves the run (psnr.safetensors, and gan.safetensors for a
+recipe with a GAN phase) in DIR. The recipe is realesrnet_x4plus_cpu: the released RealESRGAN_x4plus net
+fine-tuned with L1 on the degradations at CPU size (its zoo tag downloads once; offline, --init names a local
+copy). `--recipe realesrgan_tiny_x4 --tag NAME` trains the small net instead, from the bicubic-trained tiny
+ESRGAN of benchmarks/train_quality.py (as Real-ESRNet starts from an ESRGAN model). Then builds the real-world
+evaluation sets the way anyone can (`srzoo degrade set5|bsd100 OUT --degradation realesrgan`, seed 0, the
+pipeline's default settings) and benches on them, side by side: bicubic upscaling of the degraded LR, the
+bicubic-trained tiny ESRGAN (run train_quality.py first; --bicubic-model) and this run's generators. Targets on
+both sets (issue 14, item 7): the real-world PSNR generator beats bicubic by >= 0.5 dB PSNR-Y and the
+bicubic-trained model by >= 1.0 dB. Writes benchmarks/results/train_quality_real.json, .md, _curves.png and
+_comparison.png. A variant (`--set data.batch_size=8`, repeatable; timed and trained as changed, or another
+--recipe) needs `--tag NAME` and writes only train_quality_real_NAME.json and .md, so variants sit beside the
+benchmark's own run without replacing it (`--tag` alone re-runs the recipe as it is under that name).
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from srzoo.framework.files import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-RECIPE = "realesrgan_tiny_x4"
-SHARES = (0.9, 0.1)  # of the training time per phase (the PSNR generator is what the targets score)
+RECIPE = "realesrnet_x4plus_cpu"  # the benchmark's recipe; --recipe realesrgan_tiny_x4 for the small net
+TINY = "realesrgan_tiny_x4"  # starts from the bicubic-trained model unless --from-scratch
+SHARES = {1: (1.0,), 2: (0.9, 0.1)}  # of the training time per phase (the targets score the PSNR generator)
 RESERVE_SECONDS = 180  # startup, degraded sets, validation, phase ends, the benches and the figure
 EVAL_SETS = ("set5", "bsd100")
 SEED = 0
@@ -67,12 +70,25 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--tag", help="a variant's name: results go to train_quality_real_TAG.{json,md}")
     parser.add_argument(
+        "--recipe",
+        default=RECIPE,
+        help=f"the recipe to train (default {RECIPE}; another one is a variant: needs --tag), e.g. {TINY}",
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="the generator's starting weights in place of the recipe's own `generator.weights`, e.g. a local "
+        "copy of its zoo file where the download cannot be reached",
+    )
+    parser.add_argument(
         "--from-scratch",
         action="store_true",
-        help="a variant that trains from the arch's own initialisation, not from the bicubic-trained model "
-        "(what a --set that changes the generator needs; needs --tag)",
+        help=f"{TINY}: train from the arch's own initialisation, not from the bicubic-trained model (what a "
+        "--set that changes the generator needs; needs --tag)",
     )
     args = parser.parse_args(argv)
+    if args.recipe != RECIPE and not args.tag:
+        parser.error(f"--recipe {args.recipe} makes a variant of the benchmark: name it with --tag")
     if args.from_scratch and not args.tag:
         parser.error("--from-scratch makes a variant of the recipe: name it with --tag")
     if args.variant and not args.tag:
@@ -87,6 +103,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     if args.output_dir is None:  # a named run never wipes the recipe's own run directory
         args.output_dir = HERE / "runs" / results_stem(args.tag)
     return args
+
+
+def starting_weights(args: argparse.Namespace) -> Path | None:
+    """--init; else the bicubic-trained model for the small net (as Real-ESRNet starts from ESRGAN) unless
+    --from-scratch; else None: the recipe's own `generator.weights` (a zoo tag downloads once)."""
+    if args.init is not None:
+        return args.init
+    return args.bicubic_model if args.recipe == TINY and not args.from_scratch else None
 
 
 def results_stem(tag: str | None) -> str:
@@ -215,7 +239,7 @@ def markdown(summary: dict) -> str:
         ]
     )
     return "\n".join([
-        f"# Real-world training quality: {RECIPE}{changed} in {summary['budget_minutes']:g} minutes (CPU)",
+        f"# Real-world training quality: {summary['recipe']}{changed} in {summary['budget_minutes']:g} minutes (CPU)",
         "",
         "Evaluation inputs: Set5 and BSD100 HR degraded with `srzoo degrade SET OUT --degradation realesrgan "
         f"--seed {SEED}` (Real-ESRGAN's second-order pipeline at its default settings, x4). PSNR/SSIM on Y, crop "
@@ -237,9 +261,11 @@ def markdown(summary: dict) -> str:
         f"{summary['step_seconds']} s with {summary['threads']} torch thread(s)). `bicubic-trained` is "
         f"{summary['bicubic_model']} (benchmarks/train_quality.py); "
         + (
-            "the real-world run trains from the arch's own initialisation (`--from-scratch`)."
-            if summary.get("from_scratch")
-            else "the real-world run starts from it (`generator.weights`, as Real-ESRNet starts from ESRGAN)."
+            "the real-world run starts from it (`generator.weights`, as Real-ESRNet starts from ESRGAN)."
+            if summary["init"] == summary["bicubic_model"]
+            else "the real-world run trains from the arch's own initialisation."
+            if summary["init"] is None
+            else f"the real-world run starts from `{summary['init']}` (`generator.weights`)."
         ),
         f"Wall time: {t['total_minutes']:.1f} min total, {t['train_minutes']:.1f} min training. "
         f"Machine: {summary['machine']}.",
@@ -268,15 +294,18 @@ def main() -> int:
     from srzoo.recipes.schema import load_recipe
 
     try:  # a mistyped --set key fails here in one line (with the recipe's "did you mean"), not after training
-        load_recipe(RECIPE, args.variant)
+        recipe = load_recipe(args.recipe, args.variant)
     except (SrzooError, ValueError) as exc:
         print(f"error: --set: {exc}", file=sys.stderr)
         return 2
 
-    # Real-ESRNet starts from an ESRGAN PSNR model (the official pretrain_network_g): here the bicubic-trained one
-    # at the recipe's own rate (2e-3): side by side from that start, 5e-4 and 1e-3 scored lower on both sets
-    final = [] if args.from_scratch else [f"generator.weights={args.bicubic_model.resolve()}"]
-    run = budgeted_run(RECIPE, args.minutes, args.output_dir, SHARES, RESERVE_SECONDS, final, args.variant)
+    # Real-ESRNet starts from an ESRGAN PSNR model (the official pretrain_network_g): the small net starts from the
+    # bicubic-trained one at its recipe's rate (2e-3; side by side from that start, 5e-4 and 1e-3 scored lower)
+    final = [f"generator.weights={init.resolve()}"] if (init := starting_weights(args)) else []
+    shares = SHARES[len(recipe.phases)]
+    run = budgeted_run(
+        args.recipe, args.minutes, args.output_dir, shares, RESERVE_SECONDS, final, args.variant
+    )
     if run.result.status != "complete":
         print(f"training stopped early: {run.result.status}", file=sys.stderr)
         return 1
@@ -296,7 +325,8 @@ def main() -> int:
             gain = real[name]["psnr"] - results[base][name]["psnr"]
             targets.append({"what": what, "set": name, "measured": gain, "goal": goal, "met": gain >= goal})
     summary = {
-        "recipe": RECIPE,
+        "recipe": args.recipe,
+        "init": str(init) if init else recipe.generator.weights,
         "variant": args.variant,
         "tag": args.tag,
         "from_scratch": args.from_scratch,

@@ -33,6 +33,7 @@ def test_per_image_gains_and_their_table() -> None:
         "step_seconds": [0.5], "threads": 1, "bicubic_model": "m.safetensors", "machine": "test",
         "timing": {"total_minutes": 1.0, "train_minutes": 0.5}, "notes": [],
         "per_image_gains": {"bicubic": gains, "bicubic-trained": over_trained},
+        "recipe": "realesrgan_tiny_x4", "init": "m.safetensors",
     }  # fmt: skip
     text = tqr.markdown(summary)
     assert "| bicubic | set5 | -0.50 | +0.25 | +1.00 | 1 of 3 |" in text
@@ -65,6 +66,7 @@ def test_a_variant_table_names_its_overrides_and_shows_no_figures() -> None:
         "budget_minutes": 15.0, "results": {"bicubic": scores}, "targets": [], "iterations": {"psnr": 10},
         "step_seconds": [0.5], "threads": 1, "bicubic_model": "m.safetensors", "machine": "test",
         "timing": {"total_minutes": 1.0, "train_minutes": 0.5}, "notes": [], "per_image_gains": {},
+        "recipe": "realesrgan_tiny_x4", "init": "m.safetensors",
     }  # fmt: skip
     own = tqr.markdown(summary)
     assert own.startswith("# Real-world training quality: realesrgan_tiny_x4 in 15 minutes")
@@ -77,11 +79,12 @@ def test_a_variant_table_names_its_overrides_and_shows_no_figures() -> None:
     rerun = tqr.markdown(summary | {"variant": [], "tag": "pinned"})  # the recipe as is, as a named run
     assert rerun.startswith("# Real-world training quality: realesrgan_tiny_x4 (run `pinned`) in 15 minutes")
     assert ".png" not in rerun  # it writes no figures, so it links none
-    assert "starts from it (`generator.weights`" in own and "--from-scratch" not in own
+    assert "starts from it (`generator.weights`" in own and "own initialisation" not in own
     scratch = tqr.markdown(
-        summary | {"variant": ["generator.arch=srvgg_compact"], "tag": "c", "from_scratch": True}
+        summary
+        | {"variant": ["generator.arch=srvgg_compact"], "tag": "c", "from_scratch": True, "init": None}
     )
-    assert "trains from the arch's own initialisation (`--from-scratch`)" in scratch
+    assert "trains from the arch's own initialisation." in scratch
     assert "starts from it" not in scratch
     assert tqr.parse(["--from-scratch", "--tag", "scratch"]).from_scratch
 
@@ -172,3 +175,35 @@ def test_reference_self_ensemble_adds_a_plus_row_per_model(
     summary = {"results": table, "tiny": {}, "tiny_note": "none", "models": cards, "minutes": 1.0, "machine": "m",
                "self_ensemble": True}  # fmt: skip
     assert "Rows marked + are the model's mean output over the 8 flips/rotations" in ref.markdown(summary)
+
+
+def test_the_table_says_where_a_run_started() -> None:
+    base = {
+        "budget_minutes": 15.0, "results": {}, "targets": [], "iterations": {"psnr": 10}, "step_seconds": [0.5],
+        "threads": 1, "bicubic_model": "m.safetensors", "machine": "test", "per_image_gains": {}, "notes": [],
+        "timing": {"total_minutes": 1.0, "train_minutes": 0.5}, "tag": "t", "recipe": "r", "variant": [],
+    }  # fmt: skip
+    started = {
+        "m.safetensors": "starts from it (`generator.weights`, as Real-ESRNet starts from ESRGAN)",
+        None: "trains from the arch's own initialisation.",
+        "x4plus.pth": "starts from `x4plus.pth` (`generator.weights`)",
+    }
+    for init, sentence in started.items():
+        text = tqr.markdown(base | {"init": init})
+        assert sentence in text and sum(s in text for s in started.values()) == 1, init
+
+
+def test_the_benchmark_recipe_and_where_each_starts() -> None:
+    own = tqr.parse([])
+    assert own.recipe == "realesrnet_x4plus_cpu" and tqr.starting_weights(own) is None  # the recipe's zoo tag
+    tiny = tqr.parse(["--recipe", "realesrgan_tiny_x4", "--tag", "tiny"])
+    assert tqr.starting_weights(tiny) == tiny.bicubic_model
+    scratch = tqr.parse(["--recipe", "realesrgan_tiny_x4", "--tag", "s", "--from-scratch"])
+    assert tqr.starting_weights(scratch) is None
+    local = tqr.parse(["--init", "x4plus.pth"])  # a local copy of the recipe's own weights: not a variant
+    assert tqr.starting_weights(local) == Path("x4plus.pth") and local.tag is None
+    with pytest.raises(SystemExit) as exit_:
+        tqr.parse(
+            ["--recipe", "realesrgan_tiny_x4"]
+        )  # another recipe must not replace the benchmark's results
+    assert exit_.value.code == 2

@@ -23,6 +23,7 @@ RECIPES = (
     "realesrnet_x2plus",
     "realesrgan_x2plus",
     "realesrgan_x4plus_pairdata",
+    "realesrnet_x4plus_cpu",
 )
 DEGRADATION = {"realesrgan_x4plus_pairdata": "realesrgan_paired"}  # the rest: "realesrgan"
 REPO = Path(__file__).resolve().parents[3]
@@ -121,6 +122,41 @@ def test_finetune_starts_from_released_weights_and_a_discriminator_file(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if "discriminator" in line and "narrow.pth" in line]) == 1
+
+
+def test_cpu_recipe_is_the_released_x4plus_net_at_the_tiny_recipes_size() -> None:
+    cpu, x4, tiny = (
+        load_recipe(n) for n in ("realesrnet_x4plus_cpu", "realesrgan_x4plus", "realesrgan_tiny_x4")
+    )
+    assert (cpu.generator.arch, cpu.generator.kwargs) == (x4.generator.arch, x4.generator.kwargs)
+    assert cpu.generator.weights == "realesrgan.x4plus" and cpu.discriminator is None
+    [phase] = cpu.phases
+    assert (phase.name, phase.type, [(loss.name, loss.target) for loss in phase.losses]) == (
+        "psnr", "supervised", [("l1", "hr")]
+    )  # fmt: skip
+    assert phase.optimizer.lr == 1e-4  # a fine-tune: the tiny recipe's 2e-3 is for a net far from its optimum
+    assert cpu.data.degradation == tiny.data.degradation and cpu.data.train == tiny.data.train
+    assert (cpu.data.batch_size, cpu.data.patch_size) == (4, tiny.data.patch_size)
+
+
+def test_cpu_recipe_fine_tunes_the_released_net(tmp_path: Path, shared_weights: Path) -> None:
+    from srzoo_esrgan import layouts
+
+    images = write_images(tmp_path / "hr", 4, size=64)
+    assert main([
+        "train", "realesrnet_x4plus_cpu", "--output-dir", str(tmp_path / "run"),
+        f"generator.weights={shared_weights}", f"data.train=[{{name: image_folder, kwargs: {{path: {images}}}}}]",
+        "data.val=[]", "data.patch_size=48", "data.batch_size=2", "data.cache=false",
+        "data.degradation.kwargs={gt_size: 32, queue_size: 4}", "phases.0.iters=2", "train.trackers=[]",
+        "train.checkpoint_interval=0",
+    ]) == 0  # fmt: skip
+    released = layouts.convert_state_dict(torch.load(shared_weights, weights_only=True)["params"])
+    tuned = load_file(str(tmp_path / "run" / "psnr.safetensors"))
+    assert tuned.keys() == released.keys()
+    # two Adam steps at 1e-4 move a weight by 2e-4 at most (EMA moves it less): a generator that had not started
+    # from the release would be off by the size of the weights themselves
+    drift = max((tuned[k].float() - released[k].float()).abs().max().item() for k in released)
+    assert 0 < drift <= 2e-4 + 1e-6
 
 
 def test_x2plus_recipes_are_the_x4plus_ones_at_x2_from_the_x4plus_weights() -> None:
