@@ -1,9 +1,10 @@
 """How far item 7's real-world training goes with more compute and bigger nets: trained on a GPU, benched here.
 
-Issue 14, item 7 asks the tiny real-world recipe (15 minutes on 2 CPU cores) for +0.5 dB over bicubic and +1 dB
-over the bicubic-trained tiny model on the degraded Set5/BSD100. This measures what the same training reaches
-when compute is not the limit, side by side, each variant in its own process on one GPU for the same minutes:
-    tiny-b16    the recipe's generator and batch, from the bicubic-trained model (as the CPU run starts)
+Issue 14, item 7 asks a real-world recipe (15 minutes on 2 CPU cores) for +0.5 dB over bicubic and +1 dB over
+the bicubic-trained tiny model on the degraded Set5/BSD100. This measures what realesrgan_tiny_x4's training
+reaches when compute is not the limit, side by side, each variant in its own process on one GPU for the same
+minutes:
+    tiny-b16    that recipe's generator and batch, from the bicubic-trained model (as its CPU run starts)
     tiny-b64    the same with 4x the batch
     rrdb64x6    RRDBNet 64 features, 6 blocks (x4plus_anime_6B's size), from scratch, batch 32
     x4plus-l1   the 23-block x4plus net from RealESRGAN_x4plus, L1 fine-tuned on the degradations: close to what
@@ -18,8 +19,8 @@ degradation, bf16, cosine schedule fitted to the minutes from timed steps, EMA 0
     # here, on RUNS brought back:
     python benchmarks/real_world_ceiling.py report --runs RUNS [--tag h200]
 `report` builds the degraded sets exactly as benchmarks/train_quality_real.py does (seed 0) and benches every
-variant next to bicubic and the bicubic-trained model on this machine, so its numbers sit beside
-train_quality_real.json's. Writes benchmarks/results/real_world_ceiling[_TAG].json and .md; `train` writes
+variant next to bicubic and the bicubic-trained model on this machine, and adds the CPU runs of
+train_quality_real.py that CPU_RUNS names (real_world_ceiling_report.py): the same inputs, the same bench. Writes benchmarks/results/real_world_ceiling[_TAG].json and .md; `train` writes
 RUNS/train.json (step times, iterations, GPU), which `report` copies into its json.
 """
 
@@ -142,12 +143,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
+    given = {"bicubic": ("--bicubic-model", args.bicubic_model), "x4plus": ("--x4plus", args.x4plus)}
+    inits = {name: given[v.init][1] if v.init else None for name, v in ((n, VARIANTS[n]) for n in names)}
+    for name, init in inits.items():
+        if VARIANTS[name].init and (init is None or not init.is_file()):
+            flag = given[VARIANTS[name].init][0]
+            print(f"error: variant {name} starts from {flag} {init or '(not given)'}, which is not a file; pass "
+                  f"{flag} PATH or leave {name} out of --variants", file=sys.stderr)  # fmt: skip
+            return 2
     args.out.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
     threads = max(1, (os.cpu_count() or 2) // len(names))
     procs = {}
-    for name in names:
-        init = {"bicubic": args.bicubic_model, "x4plus": args.x4plus, None: None}[VARIANTS[name].init]
+    for name, init in inits.items():
         cmd = [sys.executable, __file__, "train-one", name, "--minutes", str(args.minutes), "--out",
                str(args.out / name), "--threads", str(threads), *(["--init", str(init)] if init else []),
                *(["--smoke"] if args.smoke else [])]  # fmt: skip

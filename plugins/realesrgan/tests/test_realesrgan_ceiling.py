@@ -68,10 +68,28 @@ def test_bring_back_halves_only_the_big_nets(tmp_path: Path) -> None:
 
 
 def test_a_variant_trains_and_comes_back_loadable(shared_data: Path, tmp_path: Path) -> None:
+    from srzoo.framework.build import build_arch
+    from srzoo.framework.weights import save_weights
     from srzoo.inference.model import load_model
 
     env = {**os.environ, "SRZOO_DATA": str(shared_data)}
     cmd = [sys.executable, str(SCRIPT), "train", "--smoke", "--minutes", "3", "--out", str(tmp_path / "runs")]
+    missing = subprocess.run(  # a clean checkout has no bicubic-trained run: one line, before any training
+        [*cmd, "--variants", "tiny-b16", "--bicubic-model", str(tmp_path / "none.safetensors")],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert missing.returncode == 2 and not (tmp_path / "runs").exists()
+    assert missing.stderr.startswith("error: variant tiny-b16 starts from --bicubic-model ") and (
+        "pass --bicubic-model PATH or leave tiny-b16 out of --variants" in missing.stderr
+    )
+    tiny = {
+        "num_feat": 32,
+        "num_grow": 16,
+        "num_blocks": 2,
+    }  # stands in for train_quality.py's psnr.safetensors
+    net = build_arch("rrdbnet", scale=4, **tiny)
+    save_weights(tmp_path / "bicubic.safetensors", net.state_dict(), arch="rrdbnet", kwargs=tiny, scale=4)
+    cmd += ["--bicubic-model", str(tmp_path / "bicubic.safetensors")]
     done = subprocess.run([*cmd, "--variants", "tiny-b16,rrdb64x6"], env=env, capture_output=True, text=True,
                           timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -83,7 +101,9 @@ def test_a_variant_trains_and_comes_back_loadable(shared_data: Path, tmp_path: P
         )
         model = load_model(tmp_path / "runs" / run["weights"])
         assert model(torch.rand(1, 3, 12, 12)).shape == (1, 3, 48, 48)
-    assert runs["tiny-b16"]["init"].endswith("psnr.safetensors")  # the bicubic-trained start, as on the CPU
+    assert runs["tiny-b16"]["init"].endswith(
+        "bicubic.safetensors"
+    )  # the bicubic-trained start, as on the CPU
     assert runs["rrdb64x6"]["init"] is None
     bad = subprocess.run([*cmd, "--variants", "tiny-b16,huge"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown variant 'huge'; choose from tiny-b16" in bad.stderr
