@@ -9,7 +9,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,28 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 WEIGHTS = ROOT.parent / "shared" / "weights" / "RealESRGAN_x4plus_from_ncnn_fp16.pth"
+# the bicubic-trained tiny generator of train_quality.py's default run, which the real-world benchmarks compare with
+BICUBIC_MODEL = HERE / "runs" / "train_quality" / "psnr.safetensors"
 for _path in (ROOT, ROOT / "plugins" / "esrgan"):  # run as plain scripts from a checkout, installed or not
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
 import torch  # noqa: E402  (after the path set-up above)
+
+
+@contextmanager
+def sigterm_after(seconds: float) -> Iterator[None]:
+    """SIGTERM this process after `seconds` unless the block ends first: srzoo's training then stops after the
+    step it is in and exports last.safetensors, so a run bounded by wall time still leaves its generator."""
+    import signal
+    import threading
+
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 # -- machine -------------------------------------------------------------------------------------------------

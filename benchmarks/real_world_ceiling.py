@@ -29,17 +29,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from common import BICUBIC_MODEL, RESULTS, machine_info, machine_line, sigterm_after
+
 RECIPE = "realesrgan_tiny_x4"
 PACKED_SETS = ("T91", "BSDS200", "Set5")  # training sets, and Set5 for the phase-end validation
 PLAN_MARGIN = 0.85  # of the time left after timing: the variants share one GPU and the host's cores
@@ -86,8 +84,9 @@ def overrides(v: Variant, iters: int, init: Path | None, precision: str) -> list
     out = [
         f"phases={phase}", "discriminator=null", f"data.batch_size={v.batch}", f"data.patch_size={v.patch}",
         f"data.degradation.kwargs.gt_size={v.gt}", "data.val=[{name: set5}]", "data.val_max_images=1",
-        "data.train=[" + ", ".join(f"{{name: {s}}}" for s in train_sets()) + "]", "data.num_workers=0", f"train.mixed_precision={precision}", "train.checkpoint_interval=0",
-        "train.val_interval=0", "train.log_interval=100", "train.trackers=[]",
+        "data.train=[" + ", ".join(f"{{name: {s}}}" for s in train_sets()) + "]", "data.num_workers=0",
+        f"train.mixed_precision={precision}", "train.checkpoint_interval=0", "train.val_interval=0",
+        "train.log_interval=100", "train.trackers=[]",
     ]  # fmt: skip
     out += [f"generator.kwargs.{k}={val}" for k, val in v.generator.items()]
     if init is not None:
@@ -114,13 +113,9 @@ def train_one(v: Variant, minutes: float, out: Path, init: Path | None, threads:
     iters = 3 if smoke else max(10, int(PLAN_MARGIN * left / step))
     print(f"{v.name}: {step:.4f} s/step timed -> {iters} iterations", flush=True)
     recipe = load_recipe(RECIPE, overrides(v, iters, init, precision))
-    deadline = threading.Timer(max(1.0, minutes * 60 - (time.perf_counter() - start)), _sigterm)
-    deadline.start()
     train_start = time.perf_counter()
-    try:
+    with sigterm_after(max(1.0, minutes * 60 - (train_start - start))):
         result = train(recipe, TrainOptions(output_dir=out))
-    finally:
-        deadline.cancel()
     seconds = time.perf_counter() - train_start
     return {
         "variant": v.__dict__, "iterations_planned": iters, "iterations": result.global_step,
@@ -130,27 +125,22 @@ def train_one(v: Variant, minutes: float, out: Path, init: Path | None, threads:
     }  # fmt: skip
 
 
-def _sigterm() -> None:
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     """Every variant in its own process, side by side on this machine's device; RUNS/train.json."""
-    from common import machine_info, machine_line
-
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         print(f"error: unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
     given = {"bicubic": ("--bicubic-model", args.bicubic_model), "x4plus": ("--x4plus", args.x4plus)}
-    inits = {name: given[v.init][1] if v.init else None for name, v in ((n, VARIANTS[n]) for n in names)}
-    for name, init in inits.items():
-        if VARIANTS[name].init and (init is None or not init.is_file()):
-            flag = given[VARIANTS[name].init][0]
+    inits: dict[str, Path | None] = {}
+    for name in names:
+        flag, init = given[VARIANTS[name].init] if VARIANTS[name].init else ("", None)
+        if flag and (init is None or not init.is_file()):
             print(f"error: variant {name} starts from {flag} {init or '(not given)'}, which is not a file; pass "
                   f"{flag} PATH or leave {name} out of --variants", file=sys.stderr)  # fmt: skip
             return 2
+        inits[name] = init
     args.out.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
     threads = max(1, (os.cpu_count() or 2) // len(names))
@@ -165,11 +155,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     for name, proc in procs.items():
         code = proc.wait()
         summary = args.out / name / "summary.json"
-        runs[name] = json.loads(summary.read_text()) if summary.is_file() else {"exit": code}
         if summary.is_file():
-            runs[name]["weights"] = bring_back(
-                args.out / name / "last.safetensors", args.out / f"{name}.safetensors"
-            )
+            weights = bring_back(args.out / name / "last.safetensors", args.out / f"{name}.safetensors")
+            runs[name] = json.loads(summary.read_text()) | {"weights": weights}
+        else:
+            runs[name] = {"exit": code}
         print(name, json.dumps(runs[name]), flush=True)
     report = {
         "minutes": args.minutes,
@@ -214,7 +204,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     """Lossless WebP copies of the sets the variants read (the GPU machine takes 64 MiB; PNG is 1.5x)."""
     from PIL import Image
 
-    root = Path(os.environ.get("SRZOO_DATA") or HERE.parent.parent / "shared" / "datasets")
+    root = Path(os.environ["SRZOO_DATA"])
     for path in sorted(p for s in PACKED_SETS for p in (root / s).rglob("*.png")):
         dest = args.out / path.relative_to(root).with_suffix(".webp")
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -257,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--x4plus", type=Path, help="RealESRGAN_x4plus weights (x4plus-l1 starts from them)")
-    p.add_argument("--bicubic-model", type=Path, default=HERE / "runs" / "train_quality" / "psnr.safetensors")
+    p.add_argument("--bicubic-model", type=Path, default=BICUBIC_MODEL)
     p.add_argument("--smoke", action="store_true", help="3 iterations each (a check of the setup)")
     p = sub.add_parser("train-one")
     p.add_argument("variant", choices=list(VARIANTS))
@@ -269,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="bench the variants brought back, here")
     p.add_argument("--runs", type=Path, required=True)
     p.add_argument("--tag")
-    p.add_argument("--bicubic-model", type=Path, default=HERE / "runs" / "train_quality" / "psnr.safetensors")
+    p.add_argument("--bicubic-model", type=Path, default=BICUBIC_MODEL)
     p.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    if args.command in ("train", "train-one") and "SRZOO_DATA" not in os.environ:
+    if args.command in ("pack", "train", "train-one") and "SRZOO_DATA" not in os.environ:
         from srzoo.testing import shared_datasets
 
         os.environ["SRZOO_DATA"] = str(shared_datasets())

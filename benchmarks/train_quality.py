@@ -53,10 +53,8 @@ GPU_RECIPE, GPU_TARGET_DB = "esrgan_x4", 31.0
 def main_cuda(args: argparse.Namespace) -> int:
     """The 23-block PSNR phase for --minutes on the GPU, stopped by a timed SIGTERM; Set5/BSD100 of last."""
     import shutil
-    import signal
-    import threading
 
-    from common import machine_info, machine_line
+    from common import machine_info, machine_line, sigterm_after
 
     from srzoo.eval.bench import run_bench
     from srzoo.inference.model import load_model
@@ -83,13 +81,9 @@ def main_cuda(args: argparse.Namespace) -> int:
     if args.output_dir.exists():
         shutil.rmtree(args.output_dir)
     machine = machine_info()
-    timer = threading.Timer(args.minutes * 60, lambda: os.kill(os.getpid(), signal.SIGTERM))
     start = time.perf_counter()
-    timer.start()
-    try:
+    with sigterm_after(args.minutes * 60):
         result = train(recipe, TrainOptions(output_dir=args.output_dir))
-    finally:
-        timer.cancel()
     train_minutes = (time.perf_counter() - start) / 60
     report = run_bench(load_model(args.output_dir / "last.safetensors"), ["set5", "bsd100"], baseline=True)
     results = {("bicubic" if r.model == "bicubic" else "psnr"): {} for r in report.results}

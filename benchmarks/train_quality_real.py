@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import BICUBIC_MODEL
 from train_quality import budgeted_run, curves
 
 from srzoo.framework.files import atomic_write
@@ -38,7 +39,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 RECIPE = "realesrnet_x4plus_cpu"  # the benchmark's recipe; --recipe realesrgan_tiny_x4 for the small net
 TINY = "realesrgan_tiny_x4"  # starts from the bicubic-trained model unless --from-scratch
-SHARES = {1: (1.0,), 2: (0.9, 0.1)}  # of the training time per phase (the targets score the PSNR generator)
+PSNR_SHARE = (
+    0.9  # of the training time, to the first (PSNR) phase where later ones follow: the targets score it
+)
 RESERVE_SECONDS = 180  # startup, degraded sets, validation, phase ends, the benches and the figure
 EVAL_SETS = ("set5", "bsd100")
 SEED = 0
@@ -56,7 +59,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--bicubic-model",
         type=Path,
-        default=HERE / "runs" / "train_quality" / "psnr.safetensors",
+        default=BICUBIC_MODEL,
         help="the bicubic-trained tiny generator (benchmarks/train_quality.py's psnr.safetensors)",
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the json/md/png go")
@@ -111,6 +114,14 @@ def starting_weights(args: argparse.Namespace) -> Path | None:
     if args.init is not None:
         return args.init
     return args.bicubic_model if args.recipe == TINY and not args.from_scratch else None
+
+
+def phase_shares(phases: int) -> tuple[float, ...]:
+    """Each phase's share of the training time: all to a lone phase, else PSNR_SHARE to the first and the rest
+    split evenly."""
+    if phases == 1:
+        return (1.0,)
+    return (PSNR_SHARE, *[(1 - PSNR_SHARE) / (phases - 1)] * (phases - 1))
 
 
 def results_stem(tag: str | None) -> str:
@@ -296,13 +307,13 @@ def main() -> int:
     try:  # a mistyped --set key fails here in one line (with the recipe's "did you mean"), not after training
         recipe = load_recipe(args.recipe, args.variant)
     except (SrzooError, ValueError) as exc:
-        print(f"error: --set: {exc}", file=sys.stderr)
+        print(f"error: {'--set' if args.variant else '--recipe'}: {exc}", file=sys.stderr)
         return 2
 
     # Real-ESRNet starts from an ESRGAN PSNR model (the official pretrain_network_g): the small net starts from the
     # bicubic-trained one at its recipe's rate (2e-3; side by side from that start, 5e-4 and 1e-3 scored lower)
     final = [f"generator.weights={init.resolve()}"] if (init := starting_weights(args)) else []
-    shares = SHARES[len(recipe.phases)]
+    shares = phase_shares(len(recipe.phases))
     run = budgeted_run(
         args.recipe, args.minutes, args.output_dir, shares, RESERVE_SECONDS, final, args.variant
     )

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from srzoo.errors import ConfigError
-from srzoo.framework.build import build_degradation
+from srzoo.framework.build import build_degradation, reads_pairs
 from srzoo.framework.files import atomic_dir, atomic_write, refuse_inside
 
 MANIFEST = "degradation.json"
@@ -49,7 +49,7 @@ def _to_uint8(t: torch.Tensor) -> np.ndarray:
 def _lr_maker(name: str, scale: int, kwargs: dict) -> Any:
     """The degradation `name`, refused if it works on LR/HR pairs (`reads_pairs`) instead of making the LR."""
     fn = build_degradation(name, scale, **kwargs)
-    if getattr(fn, "reads_pairs", False):
+    if reads_pairs(fn):
         raise ConfigError(
             f"degradation {name!r} works on a dataset's LR/HR pairs and makes no LR from an HR image; "
             "use one that does (srzoo list degradations)"

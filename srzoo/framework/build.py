@@ -79,6 +79,12 @@ def build_degradation(name: str, scale: int, **kwargs: Any) -> Any:
     return fn
 
 
+def reads_pairs(degradation: Any) -> bool:
+    """Whether a built degradation declares `reads_pairs = True`: it takes the dataset's LR/HR pairs as they come
+    and adds targets or alters them, rather than making the LR from the HR (docs/plugins.md)."""
+    return bool(getattr(degradation, "reads_pairs", False))
+
+
 def build_optimizer(
     spec: OptimizerSpec, params: Iterable[nn.Parameter], *, fused: bool = False
 ) -> torch.optim.Optimizer:

@@ -90,7 +90,7 @@ def check_degradation(
     reads pairs gets a box-downscaled `lr` beside the `hr`."""
     import torch.nn.functional as F
 
-    from srzoo.framework.build import build_degradation
+    from srzoo.framework.build import build_degradation, reads_pairs
     from srzoo.train.data import degrade_batch
 
     hr = torch.rand(batch, 3, hr_size, hr_size, generator=torch.Generator().manual_seed(0))
@@ -100,7 +100,7 @@ def check_degradation(
 
     def run(fn: Any, micro: int) -> dict[str, torch.Tensor]:
         given = {"hr": hr.clone(), "index": torch.arange(micro * batch, (micro + 1) * batch)}
-        if getattr(fn, "reads_pairs", False):
+        if reads_pairs(fn):
             given["lr"] = F.avg_pool2d(hr, scale)
         return degrade_batch(fn, given, seed=0, rank=0, micro_batch=micro)
 

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from srzoo.data.pairs import InfiniteSampler
 from srzoo.errors import ConfigError
+from srzoo.framework.build import reads_pairs
 
 
 class ShardedStreamSampler(Sampler[int]):
@@ -53,7 +54,7 @@ def reads_hr_only(degradation: Any) -> bool:
     """Whether the loader yields HR patches only: yes for a data.degradation that makes the LR from the HR; no
     without one, or for one that declares `reads_pairs = True` (it takes the dataset's LR/HR pairs as they come
     and adds targets or alters them, e.g. a sharpened copy of the HR for the losses to aim at)."""
-    return degradation is not None and not getattr(degradation, "reads_pairs", False)
+    return degradation is not None and not reads_pairs(degradation)
 
 
 def degraded_batches(

@@ -207,3 +207,10 @@ def test_the_benchmark_recipe_and_where_each_starts() -> None:
             ["--recipe", "realesrgan_tiny_x4"]
         )  # another recipe must not replace the benchmark's results
     assert exit_.value.code == 2
+
+
+def test_the_first_phase_gets_most_of_the_time() -> None:
+    assert tqr.phase_shares(1) == (1.0,)
+    assert tqr.phase_shares(2) == pytest.approx((0.9, 0.1))
+    three = tqr.phase_shares(3)
+    assert three == pytest.approx((0.9, 0.05, 0.05)) and sum(three) == pytest.approx(1.0)
